@@ -1,0 +1,70 @@
+/* main.c - `jetcnn CMD ...`: set up MPI and HDF5, dispatch to the subcommand, and turn its
+ * error value into one message (printed by rank 0) and an exit code. The only place that exits. */
+#include <omp.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "jetcnn/dist.h"
+#include "jetcnn/h5io.h"
+
+typedef struct {
+  const char *name;
+  jc_code (*run)(int argc, char **argv, MPI_Comm comm, jc_err *err);
+  const char *summary;
+} command;
+
+static const command COMMANDS[] = {
+    {"summary", cli_summary, "print the model defined by a config: shapes, parameters, FLOPs"},
+    {"train", cli_train, "train a model on HDF5 jet images (run under mpirun for data parallelism)"},
+    {"predict", cli_predict, "score an HDF5 file with a trained checkpoint"},
+};
+static const int N_COMMANDS = (int)(sizeof COMMANDS / sizeof COMMANDS[0]);
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: jetcnn COMMAND [options]      (mpirun -np P jetcnn COMMAND ... for P ranks)\n\n"
+             "Train convolutional networks on jet images to tell top-quark jets from QCD jets.\n\n"
+             "commands:\n");
+  for (int i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+  fprintf(f, "\n'jetcnn COMMAND --help' describes the options of each command.\n"
+             "exit codes: 0 ok, 1 runtime error, 2 usage/config error, 3 bad input data,\n"
+             "            4 cannot write output, 5 out of memory, 75 checkpointed on a signal (requeue)\n");
+}
+
+int main(int argc, char **argv) {
+  int provided = 0;
+  if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+    fprintf(stderr, "jetcnn: error: MPI_Init_thread failed\n");
+    return JC_ERR_RUNTIME;
+  }
+  MPI_Comm comm = MPI_COMM_WORLD;
+  MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
+  h5io_init();
+  int rank = dist_rank(comm);
+
+  jc_err err;
+  jc_err_clear(&err);
+  jc_code rc = JC_OK;
+  if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+    if (rank == 0) usage(argc < 2 ? stderr : stdout);
+    rc = argc < 2 ? JC_ERR_USAGE : JC_OK;
+  } else if (strcmp(argv[1], "--version") == 0) {
+    if (rank == 0) printf("jetcnn %s\n", JETCNN_VERSION);
+  } else {
+    const command *cmd = NULL;
+    for (int i = 0; i < N_COMMANDS; i++)
+      if (strcmp(argv[1], COMMANDS[i].name) == 0) cmd = &COMMANDS[i];
+    if (!cmd) {
+      rc = jc_fail(&err, JC_ERR_USAGE, "unknown command '%s' (see 'jetcnn --help')", argv[1]);
+    } else {
+      if (provided < MPI_THREAD_FUNNELED && rank == 0)
+        fprintf(stderr, "jetcnn: warning: MPI provides thread level %d < FUNNELED\n", provided);
+      rc = cmd->run(argc - 1, argv + 1, comm, &err);
+    }
+    if (rc != JC_OK && rank == 0) fprintf(stderr, "jetcnn: error: %s\n", err.msg);
+  }
+  fflush(stdout);
+  fflush(stderr);
+  MPI_Finalize();
+  return (int)rc;
+}
