@@ -56,7 +56,7 @@ hid_t h5io_open_read(const char *path, MPI_Comm comm, jc_err *err) {
     h5io_fail(err, JC_ERR_RUNTIME, "%s: cannot set up MPI-IO file access", path);
     return H5I_INVALID_HID;
   }
-  htri_t is_h5 = H5Fis_accessible(path, fapl);
+  htri_t is_h5 = H5Fis_hdf5(path);
   if (is_h5 <= 0) {
     H5Pclose(fapl);
     H5Eclear2(H5E_DEFAULT);

@@ -1,0 +1,98 @@
+/* layer.h - the one interface every layer kind implements (src/layers/KIND.c).
+ *
+ * Layout: activations are NCHW float arrays, one sample after another; a vector of n
+ * features is the shape (n,1,1). Parameters of all layers live in one contiguous float
+ * array owned by the net; a layer's kernel starts at params + l->offset and its bias
+ * follows the kernel. Gradients use the same layout in a second array.
+ * Kernels are stored in PyTorch's order (conv (K,C,F,F), dense (out,in)), so weights
+ * move between jetcnn and PyTorch unchanged.
+ */
+#ifndef JETCNN_LAYER_H
+#define JETCNN_LAYER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "jetcnn/config.h"
+#include "jetcnn/error.h"
+
+typedef struct {
+  int c, h, w;
+} jc_shape;
+
+static inline size_t shape_size(jc_shape s) { return (size_t)s.c * (size_t)s.h * (size_t)s.w; }
+
+/* What a forward/backward call may need besides its tensors. */
+typedef struct {
+  int training;          /* 1 during training steps (dropout active) */
+  uint64_t seed;         /* run seed (dropout masks) */
+  uint64_t step;         /* global optimizer step (dropout masks) */
+  uint64_t first_sample; /* global index of the first sample of this micro-batch */
+  float *ws;             /* scratch of layer_ws_floats(l, n) floats, owned by the caller */
+} jc_ctx;
+
+typedef struct jc_layer jc_layer;
+
+typedef struct {
+  const char *section; /* config section name, e.g. "conv" */
+  const char *kind;    /* type shown by `summary`, e.g. "Conv2D" */
+  /* Read this kind's keys from sec, check them against l->in, and fill l->out,
+   * l->n_kernel, l->n_bias, l->kernel_shape, l->ws_*, l->flops and l->cfg (malloc'ed,
+   * freed by the net). Errors name the config line (JC_ERR_USAGE). */
+  jc_code (*init)(jc_layer *l, const jc_section *sec, jc_err *err);
+  /* x (n, in) -> y (n, out). */
+  void (*forward)(const jc_layer *l, const float *params, const float *x, float *y, int n,
+                  const jc_ctx *ctx);
+  /* Given x, y = forward(x) and dy = dL/dy: dx = dL/dx (overwritten; dx may be NULL for
+   * the first layer) and grads += dL/dparams (accumulated: the caller zeroes once per step). */
+  void (*backward)(const jc_layer *l, const float *params, const float *x, const float *y,
+                   const float *dy, float *dx, float *grads, int n, const jc_ctx *ctx);
+} jc_layer_ops;
+
+struct jc_layer {
+  const jc_layer_ops *ops;
+  int index;            /* zero-based index of the layer's config section: /weights/layerNN */
+  const char *path;     /* config file, borrowed from the config (for messages) */
+  int line;             /* line of the section header */
+  int fused;            /* 1: an activation given by `activation =` in the previous section */
+  jc_shape in, out;
+  size_t n_kernel, n_bias;  /* parameter counts; 0 for layers without parameters */
+  int kernel_ndims;         /* kernel shape in PyTorch's order */
+  int kernel_shape[4];
+  size_t offset;            /* kernel offset in the parameter array; bias at offset+n_kernel */
+  size_t fan_in;            /* inputs per output unit (initialisation) */
+  size_t ws_fixed, ws_per_sample; /* scratch floats: ws_fixed + n * ws_per_sample */
+  double flops;             /* forward floating-point operations per sample (mul+add = 2) */
+  char label[32];           /* extra summary text, e.g. the activation name */
+  void *cfg;                /* kind-specific settings, owned */
+};
+
+static inline size_t layer_ws_floats(const jc_layer *l, int n) {
+  return l->ws_fixed + (size_t)n * l->ws_per_sample;
+}
+
+/* The layer kinds (one file each under src/layers/). */
+extern const jc_layer_ops jc_conv_ops;
+extern const jc_layer_ops jc_maxpool_ops;
+extern const jc_layer_ops jc_avgpool_ops;
+extern const jc_layer_ops jc_dense_ops;
+extern const jc_layer_ops jc_dropout_ops;
+extern const jc_layer_ops jc_flatten_ops;
+extern const jc_layer_ops jc_activation_ops;
+extern const jc_layer_ops jc_maxout_ops;
+
+/* The ops for config section `name`, or NULL. */
+const jc_layer_ops *layer_ops_for(const char *section_name);
+
+/* Activation functions shared by [activation] and the `activation =` key of conv/dense. */
+typedef enum { ACT_NONE, ACT_RELU, ACT_LEAKY, ACT_SIGMOID, ACT_TANH, ACT_ELU, ACT_SOFTMAX } jc_act;
+
+/* Names accepted by `activation =` (index = jc_act), NULL-terminated. */
+extern const char *const JC_ACT_NAMES[];
+
+
+/* For an activation layer: which function it applies (ACT_NONE for other layers). */
+jc_act activation_kind(const jc_layer *l);
+
+#endif

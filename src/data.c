@@ -1,0 +1,232 @@
+/* data.c - HDF5 input files and the per-epoch sample plan (see data.h). */
+#include "jetcnn/data.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jetcnn/h5io.h"
+#include "jetcnn/rng.h"
+
+typedef struct {
+  hid_t file;
+  size_t n;
+  jc_data *d;
+} extra_scan;
+
+/* Collect 1-D datasets of length n (other than images/labels) for pass-through. */
+static herr_t scan_extra(hid_t loc, const char *name, const H5L_info_t *info, void *op) {
+  extra_scan *s = op;
+  if (strcmp(name, "images") == 0 || strcmp(name, "labels") == 0 || s->d->n_extra >= DATA_MAX_EXTRA) return 0;
+  hid_t ds = H5Dopen2(loc, name, H5P_DEFAULT); /* fails (harmlessly) for groups */
+  if (ds < 0) {
+    H5Eclear2(H5E_DEFAULT);
+    return 0;
+  }
+  hid_t sp = H5Dget_space(ds), ty = H5Dget_type(ds);
+  hsize_t dims[2] = {0, 0};
+  int nd = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+  if (nd == 1) H5Sget_simple_extent_dims(sp, dims, NULL);
+  H5T_class_t cls = ty >= 0 ? H5Tget_class(ty) : H5T_NO_CLASS;
+  if (nd == 1 && dims[0] == s->n && (cls == H5T_FLOAT || cls == H5T_INTEGER)) {
+    char *copy = strdup(name);
+    if (copy) s->d->extra[s->d->n_extra++] = copy;
+  }
+  if (ty >= 0) H5Tclose(ty);
+  if (sp >= 0) H5Sclose(sp);
+  H5Dclose(ds);
+  return 0;
+}
+
+static jc_code validate(jc_data *d, int n_classes, jc_err *err) {
+  const char *path = d->path;
+  int nd;
+  hsize_t dims[4];
+  H5T_class_t cls;
+  size_t tsize;
+  JC_TRY(h5io_dataset_info(d->file, path, "images", &nd, dims, &cls, &tsize, err));
+  if (cls != H5T_FLOAT)
+    return jc_fail(err, JC_ERR_DATA, "%s: dataset /images must hold floating-point pixels (float32)", path);
+  jc_shape want = d->shape;
+  int ok_shape = 0;
+  if (nd == 3) ok_shape = want.c == 1 && dims[1] == (hsize_t)want.h && dims[2] == (hsize_t)want.w;
+  if (nd == 4)
+    ok_shape = dims[1] == (hsize_t)want.h && dims[2] == (hsize_t)want.w && dims[3] == (hsize_t)want.c;
+  if (nd != 3 && nd != 4)
+    return jc_fail(err, JC_ERR_DATA, "%s: dataset /images has rank %d; expected (N,H,W) or (N,H,W,C)", path, nd);
+  if (!ok_shape) {
+    char got[96];
+    if (nd == 3) snprintf(got, sizeof got, "(%llu,%llu,%llu)", (unsigned long long)dims[0],
+                          (unsigned long long)dims[1], (unsigned long long)dims[2]);
+    else snprintf(got, sizeof got, "(%llu,%llu,%llu,%llu)", (unsigned long long)dims[0],
+                  (unsigned long long)dims[1], (unsigned long long)dims[2], (unsigned long long)dims[3]);
+    return jc_fail(err, JC_ERR_DATA, "%s: dataset /images has shape %s but the config input is %dx%dx%d (H x W x C)",
+                   path, got, want.h, want.w, want.c);
+  }
+  d->n = (size_t)dims[0];
+  d->channels_last = nd == 4 && want.c > 1;
+  if (d->n == 0) return jc_fail(err, JC_ERR_DATA, "%s: dataset /images holds zero jets", path);
+
+  JC_TRY(h5io_dataset_info(d->file, path, "labels", &nd, dims, &cls, &tsize, err));
+  if (cls != H5T_INTEGER)
+    return jc_fail(err, JC_ERR_DATA, "%s: dataset /labels must be integer class numbers (0 = QCD, 1 = top)", path);
+  if (nd != 1) return jc_fail(err, JC_ERR_DATA, "%s: dataset /labels has rank %d; expected (N)", path, nd);
+  if ((size_t)dims[0] != d->n)
+    return jc_fail(err, JC_ERR_DATA, "%s: dataset /labels has %llu entries but /images has %zu jets", path,
+                   (unsigned long long)dims[0], d->n);
+  d->labels = jc_malloc(d->n * sizeof *d->labels, err);
+  if (!d->labels) return JC_ERR_NOMEM;
+  JC_TRY(h5io_read_full(d->file, path, "labels", H5T_NATIVE_INT32, d->labels, err));
+  for (size_t i = 0; i < d->n; i++)
+    if (d->labels[i] < 0 || d->labels[i] >= n_classes)
+      return jc_fail(err, JC_ERR_DATA, "%s: dataset /labels: jet %zu has label %d, outside 0..%d (the model has %d classes)",
+                     path, i, (int)d->labels[i], n_classes - 1, n_classes);
+  return JC_OK;
+}
+
+jc_code data_open(const char *path, jc_shape shape, int n_classes, MPI_Comm comm, jc_data **out, jc_err *err) {
+  *out = NULL;
+  jc_data *d = jc_calloc(1, sizeof *d, err);
+  if (!d) return JC_ERR_NOMEM;
+  d->file = d->images = H5I_INVALID_HID;
+  d->shape = shape;
+  d->path = strdup(path);
+  if (!d->path) {
+    free(d);
+    return jc_fail(err, JC_ERR_NOMEM, "out of memory");
+  }
+  jc_code rc = JC_OK;
+  d->file = h5io_open_read(path, comm, err);
+  if (d->file < 0) rc = err->code;
+  if (rc == JC_OK) rc = validate(d, n_classes, err);
+  if (rc == JC_OK) {
+    /* A chunk cache big enough for several chunks of rows (blocks rarely align to chunks). */
+    hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
+    H5Pset_chunk_cache(dapl, 12421, 64u << 20, 0.75);
+    d->images = H5Dopen2(d->file, "images", dapl);
+    H5Pclose(dapl);
+    if (d->images < 0) rc = h5io_fail(err, JC_ERR_DATA, "%s: cannot open dataset /images", path);
+  }
+  if (rc == JC_OK) {
+    extra_scan s = {d->file, d->n, d};
+    H5Literate(d->file, H5_INDEX_NAME, H5_ITER_INC, NULL, scan_extra, &s);
+    H5Eclear2(H5E_DEFAULT);
+  }
+  if (rc != JC_OK) {
+    data_close(&d);
+    return rc;
+  }
+  *out = d;
+  return JC_OK;
+}
+
+jc_code data_read(jc_data *d, size_t start, size_t count, float *x, jc_err *err) {
+  if (count == 0) return JC_OK;
+  size_t per = shape_size(d->shape);
+  if (d->channels_last && d->stage_rows < count) {
+    free(d->stage);
+    d->stage = jc_malloc(count * per * sizeof(float), err);
+    if (!d->stage) {
+      d->stage_rows = 0;
+      return JC_ERR_NOMEM;
+    }
+    d->stage_rows = count;
+  }
+  float *dst = d->channels_last ? d->stage : x;
+  hid_t fspace = H5Dget_space(d->images);
+  int nd = H5Sget_simple_extent_ndims(fspace);
+  hsize_t off[4] = {start, 0, 0, 0}, cnt[4] = {count, (hsize_t)d->shape.h, (hsize_t)d->shape.w, (hsize_t)d->shape.c};
+  hid_t mspace = H5Screate_simple(nd, cnt, NULL);
+  jc_code rc = JC_OK;
+  if (fspace < 0 || mspace < 0 || H5Sselect_hyperslab(fspace, H5S_SELECT_SET, off, NULL, cnt, NULL) < 0 ||
+      H5Dread(d->images, H5T_NATIVE_FLOAT, mspace, fspace, H5P_DEFAULT, dst) < 0)
+    rc = h5io_fail(err, JC_ERR_DATA, "%s: cannot read jets %zu..%zu of dataset /images", d->path, start,
+                   start + count - 1);
+  if (mspace >= 0) H5Sclose(mspace);
+  if (fspace >= 0) H5Sclose(fspace);
+  if (rc != JC_OK) return rc;
+  if (d->channels_last) { /* (n,H,W,C) -> (n,C,H,W) */
+    int C = d->shape.c, HW = d->shape.h * d->shape.w;
+    for (size_t i = 0; i < count; i++)
+      for (int p = 0; p < HW; p++)
+        for (int c = 0; c < C; c++) x[i * per + (size_t)c * HW + p] = dst[i * per + (size_t)p * C + c];
+  }
+  for (size_t i = 0; i < count * per; i++)
+    if (!isfinite(x[i]))
+      return jc_fail(err, JC_ERR_DATA, "%s: dataset /images: jet %zu has a non-finite pixel (NaN or Inf)", d->path,
+                     start + i / per);
+  return JC_OK;
+}
+
+void data_close(jc_data **dp) {
+  if (!dp || !*dp) return;
+  jc_data *d = *dp;
+  if (d->images >= 0) H5Dclose(d->images);
+  if (d->file >= 0) H5Fclose(d->file);
+  for (int i = 0; i < d->n_extra; i++) free(d->extra[i]);
+  free(d->labels);
+  free(d->stage);
+  free(d->path);
+  free(d);
+  *dp = NULL;
+}
+
+/* ---- the plan ---- */
+jc_code plan_create(size_t n_samples, size_t micro_batch, size_t batch, jc_plan **out, jc_err *err) {
+  jc_plan *p = jc_calloc(1, sizeof *p, err);
+  if (!p) return JC_ERR_NOMEM;
+  p->n_samples = n_samples;
+  p->micro = micro_batch;
+  p->n_blocks = (n_samples + micro_batch - 1) / micro_batch;
+  p->blocks_per_batch = batch / micro_batch;
+  p->n_steps = (p->n_blocks + p->blocks_per_batch - 1) / p->blocks_per_batch;
+  p->order = jc_malloc(p->n_blocks * sizeof *p->order, err);
+  if (!p->order) {
+    free(p);
+    return JC_ERR_NOMEM;
+  }
+  for (size_t b = 0; b < p->n_blocks; b++) p->order[b] = b;
+  *out = p;
+  return JC_OK;
+}
+
+void plan_free(jc_plan **p) {
+  if (!p || !*p) return;
+  free((*p)->order);
+  free(*p);
+  *p = NULL;
+}
+
+void plan_epoch(jc_plan *p, uint64_t seed, int64_t epoch, int shuffle) {
+  for (size_t b = 0; b < p->n_blocks; b++) p->order[b] = b;
+  if (!shuffle) return;
+  /* Fisher-Yates with a counter-based stream keyed by (seed, epoch). */
+  jc_rng r = rng_stream(seed ^ rng_mix(0x5eedULL + (uint64_t)epoch));
+  for (size_t i = p->n_blocks; i > 1; i--) {
+    size_t j = (size_t)(rng_uniform(&r) * (double)i);
+    if (j >= i) j = i - 1;
+    size_t t = p->order[i - 1];
+    p->order[i - 1] = p->order[j];
+    p->order[j] = t;
+  }
+}
+
+void plan_step(const jc_plan *p, size_t step, size_t *first, size_t *count) {
+  *first = step * p->blocks_per_batch;
+  size_t end = *first + p->blocks_per_batch;
+  if (end > p->n_blocks) end = p->n_blocks;
+  *count = end > *first ? end - *first : 0;
+}
+
+void plan_share(size_t count, int rank, int size, size_t *lo, size_t *hi) {
+  size_t base = count / (size_t)size, extra = count % (size_t)size, r = (size_t)rank;
+  *lo = r * base + (r < extra ? r : extra);
+  *hi = *lo + base + (r < extra ? 1 : 0);
+}
+
+void plan_block(const jc_plan *p, size_t b, size_t *start, size_t *len) {
+  *start = b * p->micro;
+  size_t end = *start + p->micro;
+  if (end > p->n_samples) end = p->n_samples;
+  *len = end - *start;
+}

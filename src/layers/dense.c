@@ -1,0 +1,50 @@
+/* dense.c - fully connected layer: y = x W^T + b, W (out, in) as PyTorch's nn.Linear.
+ * A multi-dimensional input (C,H,W) is read as C*H*W features in NCHW order, exactly what
+ * PyTorch's nn.Flatten gives, so no explicit [flatten] is required before it. */
+#include <cblas.h>
+#include <stdlib.h>
+
+#include "jetcnn/layer.h"
+
+static jc_code dense_init(jc_layer *l, const jc_section *sec, jc_err *err) {
+  long units;
+  JC_TRY(cfg_require(sec, "units", err));
+  JC_TRY(cfg_int(sec, "units", 0, 1, 1L << 24, &units, err));
+  size_t in = shape_size(l->in);
+  if (in == 0)
+    return jc_fail(err, JC_ERR_USAGE, "%s:%d: [dense] is fed by an empty input", l->path, l->line);
+  l->out = (jc_shape){(int)units, 1, 1};
+  l->n_kernel = (size_t)units * in;
+  l->n_bias = (size_t)units;
+  l->kernel_ndims = 2;
+  l->kernel_shape[0] = (int)units;
+  l->kernel_shape[1] = (int)in;
+  l->fan_in = in;
+  l->flops = 2.0 * (double)in * (double)units;
+  return JC_OK;
+}
+
+/* x (n, in), W (out, in), b (out) -> y (n, out) */
+static void dense_forward(const jc_layer *l, const float *params, const float *x, float *y, int n,
+                          const jc_ctx *ctx) {
+  int in = (int)shape_size(l->in), out = l->out.c;
+  const float *w = params + l->offset, *b = w + l->n_kernel;
+  for (int i = 0; i < n; i++)
+    for (int o = 0; o < out; o++) y[(size_t)i * out + o] = b[o];
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in, 1.0f, y, out);
+}
+
+static void dense_backward(const jc_layer *l, const float *params, const float *x, const float *y,
+                           const float *dy, float *dx, float *grads, int n, const jc_ctx *ctx) {
+  int in = (int)shape_size(l->in), out = l->out.c;
+  const float *w = params + l->offset;
+  float *dw = grads + l->offset, *db = dw + l->n_kernel;
+  for (int i = 0; i < n; i++)
+    for (int o = 0; o < out; o++) db[o] += dy[(size_t)i * out + o];
+  /* dW (out, in) += dy^T (out, n) . x (n, in) */
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x, in, 1.0f, dw, in);
+  /* dx (n, in) = dy (n, out) . W (out, in) */
+  if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
+}
+
+const jc_layer_ops jc_dense_ops = {"dense", "Dense", dense_init, dense_forward, dense_backward};

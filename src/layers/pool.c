@@ -1,0 +1,151 @@
+/* pool.c - max and average pooling over F x F windows with stride S (default F) and
+ * symmetric zero padding P <= F/2. O = floor((I + 2P - F) / S) + 1, as PyTorch's default
+ * (ceil_mode = False). Max pooling ignores padded cells; average pooling divides by F*F
+ * including them (PyTorch's count_include_pad = True). Ties in max pooling go to the
+ * first maximum in row-major order.
+ */
+#include <float.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jetcnn/layer.h"
+
+typedef struct {
+  int f, s, p;
+} pool_cfg;
+
+static jc_code pool_init(jc_layer *l, const jc_section *sec, jc_err *err) {
+  long f, s, p;
+  JC_TRY(cfg_require(sec, "size", err));
+  JC_TRY(cfg_int(sec, "size", 0, 1, 4096, &f, err));
+  JC_TRY(cfg_int(sec, "stride", f, 1, 4096, &s, err));
+  JC_TRY(cfg_int(sec, "pad", 0, 0, 4096, &p, err));
+  if (2 * p > f)
+    return jc_fail(err, JC_ERR_USAGE, "%s:%d: [%s] pad = %ld must be at most half the size (%ld)", l->path,
+                   cfg_line(sec, "pad"), sec->name, p, f);
+  int ho = (int)((l->in.h + 2 * p - f) / s + 1), wo = (int)((l->in.w + 2 * p - f) / s + 1);
+  if (l->in.h + 2 * p < f || l->in.w + 2 * p < f || ho < 1 || wo < 1)
+    return jc_fail(err, JC_ERR_USAGE, "%s:%d: [%s] window %ldx%ld does not fit the %dx%d input", l->path,
+                   cfg_line(sec, "size"), sec->name, f, f, l->in.h, l->in.w);
+  pool_cfg *c = malloc(sizeof *c);
+  if (!c) return jc_fail(err, JC_ERR_NOMEM, "out of memory");
+  *c = (pool_cfg){(int)f, (int)s, (int)p};
+  l->cfg = c;
+  l->out = (jc_shape){l->in.c, ho, wo};
+  l->flops = (double)shape_size(l->out) * (double)(f * f);
+  snprintf(l->label, sizeof l->label, "%ldx%ld/%ld", f, f, s);
+  return JC_OK;
+}
+
+/* Index (within the channel plane) of the window maximum for output (oy, ox), or -1 when
+ * the window holds only padding. */
+static int window_argmax(const float *plane, int H, int W, const pool_cfg *c, int oy, int ox) {
+  int best = -1;
+  float bv = -FLT_MAX;
+  for (int fy = 0; fy < c->f; fy++) {
+    int iy = oy * c->s + fy - c->p;
+    if (iy < 0 || iy >= H) continue;
+    for (int fx = 0; fx < c->f; fx++) {
+      int ix = ox * c->s + fx - c->p;
+      if (ix < 0 || ix >= W) continue;
+      float v = plane[iy * W + ix];
+      if (best < 0 || v > bv || v != v) {
+        best = iy * W + ix;
+        bv = v;
+        if (v != v) return best; /* NaN propagates, as in PyTorch */
+      }
+    }
+  }
+  return best;
+}
+
+/* x (n,C,H,W) -> y (n,C,Ho,Wo) */
+static void maxpool_forward(const jc_layer *l, const float *params, const float *x, float *y, int n,
+                            const jc_ctx *ctx) {
+  const pool_cfg *c = l->cfg;
+  int H = l->in.h, W = l->in.w, Ho = l->out.h, Wo = l->out.w;
+  int planes = n * l->in.c;
+  for (int q = 0; q < planes; q++) {
+    const float *xp = x + (size_t)q * H * W;
+    float *yp = y + (size_t)q * Ho * Wo;
+    for (int oy = 0; oy < Ho; oy++)
+      for (int ox = 0; ox < Wo; ox++) {
+        int a = window_argmax(xp, H, W, c, oy, ox);
+        yp[oy * Wo + ox] = a >= 0 ? xp[a] : 0.0f;
+      }
+  }
+}
+
+static void maxpool_backward(const jc_layer *l, const float *params, const float *x, const float *y,
+                             const float *dy, float *dx, float *grads, int n, const jc_ctx *ctx) {
+  if (!dx) return;
+  const pool_cfg *c = l->cfg;
+  int H = l->in.h, W = l->in.w, Ho = l->out.h, Wo = l->out.w;
+  int planes = n * l->in.c;
+  memset(dx, 0, (size_t)planes * H * W * sizeof *dx);
+  for (int q = 0; q < planes; q++) {
+    const float *xp = x + (size_t)q * H * W;
+    const float *dyp = dy + (size_t)q * Ho * Wo;
+    float *dxp = dx + (size_t)q * H * W;
+    for (int oy = 0; oy < Ho; oy++)
+      for (int ox = 0; ox < Wo; ox++) {
+        int a = window_argmax(xp, H, W, c, oy, ox);
+        if (a >= 0) dxp[a] += dyp[oy * Wo + ox];
+      }
+  }
+}
+
+/* x (n,C,H,W) -> y (n,C,Ho,Wo), mean over the F*F window (padding counts as zeros) */
+static void avgpool_forward(const jc_layer *l, const float *params, const float *x, float *y, int n,
+                            const jc_ctx *ctx) {
+  const pool_cfg *c = l->cfg;
+  int H = l->in.h, W = l->in.w, Ho = l->out.h, Wo = l->out.w;
+  float inv = 1.0f / (float)(c->f * c->f);
+  int planes = n * l->in.c;
+  for (int q = 0; q < planes; q++) {
+    const float *xp = x + (size_t)q * H * W;
+    float *yp = y + (size_t)q * Ho * Wo;
+    for (int oy = 0; oy < Ho; oy++)
+      for (int ox = 0; ox < Wo; ox++) {
+        float s = 0.0f;
+        for (int fy = 0; fy < c->f; fy++) {
+          int iy = oy * c->s + fy - c->p;
+          if (iy < 0 || iy >= H) continue;
+          for (int fx = 0; fx < c->f; fx++) {
+            int ix = ox * c->s + fx - c->p;
+            if (ix >= 0 && ix < W) s += xp[iy * W + ix];
+          }
+        }
+        yp[oy * Wo + ox] = s * inv;
+      }
+  }
+}
+
+static void avgpool_backward(const jc_layer *l, const float *params, const float *x, const float *y,
+                             const float *dy, float *dx, float *grads, int n, const jc_ctx *ctx) {
+  if (!dx) return;
+  const pool_cfg *c = l->cfg;
+  int H = l->in.h, W = l->in.w, Ho = l->out.h, Wo = l->out.w;
+  float inv = 1.0f / (float)(c->f * c->f);
+  int planes = n * l->in.c;
+  memset(dx, 0, (size_t)planes * H * W * sizeof *dx);
+  for (int q = 0; q < planes; q++) {
+    const float *dyp = dy + (size_t)q * Ho * Wo;
+    float *dxp = dx + (size_t)q * H * W;
+    for (int oy = 0; oy < Ho; oy++)
+      for (int ox = 0; ox < Wo; ox++) {
+        float g = dyp[oy * Wo + ox] * inv;
+        for (int fy = 0; fy < c->f; fy++) {
+          int iy = oy * c->s + fy - c->p;
+          if (iy < 0 || iy >= H) continue;
+          for (int fx = 0; fx < c->f; fx++) {
+            int ix = ox * c->s + fx - c->p;
+            if (ix >= 0 && ix < W) dxp[iy * W + ix] += g;
+          }
+        }
+      }
+  }
+}
+
+const jc_layer_ops jc_maxpool_ops = {"maxpool", "MaxPooling2D", pool_init, maxpool_forward, maxpool_backward};
+const jc_layer_ops jc_avgpool_ops = {"avgpool", "AveragePooling2D", pool_init, avgpool_forward, avgpool_backward};
