@@ -18,6 +18,7 @@ static const command COMMANDS[] = {
     {"summary", cli_summary, "print the model defined by a config: shapes, parameters, FLOPs"},
     {"train", cli_train, "train a model on HDF5 jet images (run under mpirun for data parallelism)"},
     {"predict", cli_predict, "score an HDF5 file with a trained checkpoint"},
+    {"roc", cli_roc, "ROC curve, AUC and background rejection from prediction files"},
 };
 static const int N_COMMANDS = (int)(sizeof COMMANDS / sizeof COMMANDS[0]);
 
