@@ -41,3 +41,92 @@ jc_code dist_agree(MPI_Comm comm, jc_code rc, jc_err *err) {
   MPI_Bcast(&box, (int)sizeof box, MPI_BYTE, first[1], comm);
   return jc_fail(err, (jc_code)box.code, "%s", box.msg);
 }
+
+/* ---- exact sums ---- */
+#include <math.h>
+#include <stdlib.h>
+
+jc_reducer *dist_reducer_create(size_t len, const size_t *seg, int n_seg, jc_err *err) {
+  jc_reducer *r = jc_calloc(1, sizeof *r, err);
+  if (!r) return NULL;
+  r->len = len;
+  r->n_seg = n_seg;
+  r->seg = jc_malloc(((size_t)n_seg + 1) * sizeof *r->seg, err);
+  r->acc = jc_malloc((len ? len : 1) * sizeof *r->acc, err);
+  r->maxv = jc_malloc(((size_t)n_seg + 1) * sizeof *r->maxv, err);
+  r->scale = jc_malloc(((size_t)n_seg + 1) * sizeof *r->scale, err);
+  if (!r->seg || !r->acc || !r->maxv || !r->scale) {
+    dist_reducer_free(&r);
+    return NULL;
+  }
+  memcpy(r->seg, seg, ((size_t)n_seg + 1) * sizeof *seg);
+  return r;
+}
+
+void dist_reducer_free(jc_reducer **r) {
+  if (!r || !*r) return;
+  free((*r)->seg);
+  free((*r)->acc);
+  free((*r)->maxv);
+  free((*r)->scale);
+  free(*r);
+  *r = NULL;
+}
+
+jc_code dist_sum_exact(MPI_Comm comm, jc_reducer *r, const float *rows, int n_local, long n_global, float *out,
+                       jc_code local_rc, int *bad_seg, jc_err *err) {
+  const size_t len = r->len;
+  const int n_seg = r->n_seg;
+  /* 1. Local magnitude maxima per segment (+inf marks a non-finite value). */
+  for (int s = 0; s < n_seg; s++) {
+    float m = 0.0f;
+    for (int k = 0; k < n_local; k++) {
+      const float *row = rows + (size_t)k * len;
+      for (size_t j = r->seg[s]; j < r->seg[s + 1]; j++) {
+        float a = fabsf(row[j]);
+        if (!(a <= 3.0e38f)) a = INFINITY; /* NaN or Inf */
+        if (a > m) m = a;
+      }
+    }
+    r->maxv[s] = m;
+  }
+  r->maxv[n_seg] = local_rc != JC_OK ? 1.0f : 0.0f;
+  if (MPI_Allreduce(MPI_IN_PLACE, r->maxv, n_seg + 1, MPI_FLOAT, MPI_MAX, comm) != MPI_SUCCESS)
+    return dist_agree(comm, jc_fail(err, JC_ERR_RUNTIME, "MPI_Allreduce (maxima) failed"), err);
+  if (r->maxv[n_seg] > 0.0f) return dist_agree(comm, local_rc, err);
+  for (int s = 0; s < n_seg; s++)
+    if (isinf(r->maxv[s])) {
+      if (bad_seg) *bad_seg = s;
+      return jc_fail(err, JC_ERR_RUNTIME, "non-finite value (NaN or Inf) in segment %d of the reduced vector", s);
+    }
+  /* 2. Fixed point: |v| < 2^e for every v of the segment; with L = ceil(log2(n_global)) the
+   * sum of n_global values scaled by 2^(62 - L - e) stays below 2^62. */
+  int L = 0;
+  while ((1L << L) < (n_global > 0 ? n_global : 1)) L++;
+  double *scale = r->scale;
+  for (int s = 0; s < n_seg; s++) {
+    int e = 0;
+    if (r->maxv[s] > 0.0f) frexp((double)r->maxv[s], &e);
+    scale[s] = ldexp(1.0, 62 - L - e);
+  }
+  for (int s = 0; s < n_seg; s++) {
+    const long lo = (long)r->seg[s], hi = (long)r->seg[s + 1];
+    const double sc = scale[s];
+#pragma omp parallel for schedule(static) if (hi - lo > 4096)
+    for (long j = lo; j < hi; j++) {
+      int64_t a = 0;
+      for (int k = 0; k < n_local; k++) a += llrint((double)rows[(size_t)k * len + (size_t)j] * sc);
+      r->acc[j] = a;
+    }
+  }
+  /* 3. Integer sums are associative: any split over ranks gives the same bits. */
+  if (MPI_Allreduce(MPI_IN_PLACE, r->acc, (int)len, MPI_INT64_T, MPI_SUM, comm) != MPI_SUCCESS)
+    return dist_agree(comm, jc_fail(err, JC_ERR_RUNTIME, "MPI_Allreduce (gradients) failed"), err);
+  for (int s = 0; s < n_seg; s++) {
+    const long lo = (long)r->seg[s], hi = (long)r->seg[s + 1];
+    const double inv = 1.0 / scale[s];
+#pragma omp parallel for schedule(static) if (hi - lo > 4096)
+    for (long j = lo; j < hi; j++) out[j] = (float)((double)r->acc[j] * inv);
+  }
+  return JC_OK;
+}

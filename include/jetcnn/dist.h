@@ -21,4 +21,31 @@ jc_code dist_agree(MPI_Comm comm, jc_code rc, jc_err *err);
 int dist_rank(MPI_Comm comm);
 int dist_size(MPI_Comm comm);
 
+/* ---- exact, rank-count-independent sums ----
+ * Each rank holds the vectors of the micro-batches it computed (rows of len floats).
+ * dist_sum_exact() adds all rows of all ranks in 64-bit fixed point: every segment
+ * (a kernel, a bias, a statistic) gets a power-of-two scale from the global maximum of its
+ * magnitude, every value is rounded once to an integer, and integer addition is
+ * associative. The result is therefore bitwise identical for any number of ranks and
+ * threads and any assignment of micro-batches to them. */
+typedef struct {
+  size_t len;       /* floats per row */
+  int n_seg;
+  size_t *seg;      /* segment boundaries, n_seg + 1 entries, seg[0] = 0, seg[n_seg] = len */
+  int64_t *acc;     /* len accumulators */
+  float *maxv;      /* n_seg + 1 maxima (the last one carries the error flag) */
+  double *scale;    /* n_seg fixed-point scales of the current sum */
+} jc_reducer;
+
+/* Reducer for rows of len floats cut into n_seg segments (bounds copied). Caller owns. */
+jc_reducer *dist_reducer_create(size_t len, const size_t *seg, int n_seg, jc_err *err);
+void dist_reducer_free(jc_reducer **r);
+
+/* out[len] = sum of the n_local rows of every rank (n_global rows in all; bounds the sum).
+ * local_rc carries a failure of this rank's part of the step (e.g. a read error); it is
+ * agreed on in the same collective, so a failing rank never leaves the others hanging.
+ * A non-finite value anywhere fails on all ranks with the segment index in *bad_seg. */
+jc_code dist_sum_exact(MPI_Comm comm, jc_reducer *r, const float *rows, int n_local, long n_global, float *out,
+                       jc_code local_rc, int *bad_seg, jc_err *err);
+
 #endif

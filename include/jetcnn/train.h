@@ -1,0 +1,43 @@
+/* train.h - training and evaluation.
+ *
+ * One training step, top to bottom (src/train.c, train_step()):
+ *   plan_step()            which blocks of jets make up this global batch (seed, epoch, step)
+ *   data_read()            this rank reads its share of the blocks
+ *   net_forward()          per micro-batch, one micro-batch per OpenMP thread
+ *   loss_forward_backward()
+ *   net_backward()         gradients of each micro-batch into its own row
+ *   dist_sum_exact()       sum of all rows of all ranks, exact (same bits for any P)
+ *   optim_step()
+ */
+#ifndef JETCNN_TRAIN_H
+#define JETCNN_TRAIN_H
+
+#include <mpi.h>
+
+#include "jetcnn/data.h"
+#include "jetcnn/net.h"
+
+typedef struct {
+  const char *train_path; /* required */
+  const char *val_path;   /* NULL: no validation */
+  const char *out_dir;    /* run directory: config.cfg, metrics.csv, checkpoint.h5 */
+  const char *init_path;  /* checkpoint whose weights start the run, or NULL */
+  int force;              /* allow an existing run directory to be overwritten */
+} jc_train_opts;
+
+/* Train net as its config says. Collective on comm; only rank 0 prints and writes. */
+jc_code train_run(jc_net *net, const jc_train_opts *opts, MPI_Comm comm, jc_err *err);
+
+/* Forward jets [start, start+count) of d on all threads (micro-batches of the net's
+ * micro_batch): probs (count, n_classes) and the sums of loss and of correct predictions.
+ * Allocates and frees its own buffers. */
+jc_code eval_range(const jc_net *net, const float *params, jc_data *d, size_t start, size_t count, float *probs,
+                   double *loss_sum, long *n_correct, jc_err *err);
+
+/* Write predictions for all jets of d into the scores file at out_path (format
+ * "jetcnn-scores-1": /score, /label, /probs for K > 2, and d's pass-through datasets),
+ * every rank its own rows, collectively. Returns accuracy and mean loss in *acc, *loss. */
+jc_code predict_run(const jc_net *net, const float *params, jc_data *d, const char *out_path, MPI_Comm comm,
+                    double *acc, double *loss, jc_err *err);
+
+#endif

@@ -1,0 +1,51 @@
+/* train.c - `jetcnn train CONFIG --train FILE [--val FILE] --out DIR [--set KEY=VALUE ...]`. */
+#include <stdio.h>
+
+#include "cli.h"
+#include "jetcnn/dist.h"
+#include "jetcnn/train.h"
+
+jc_code cli_train(int argc, char **argv, MPI_Comm comm, jc_err *err) {
+  cli_opt opts[] = {
+      {"train", 1, "FILE", "training jets (HDF5: /images, /labels)", 0, {0}},
+      {"val", 1, "FILE", "validation jets: loss, accuracy, AUC each epoch", 0, {0}},
+      {"out", 1, "DIR", "run directory: config.cfg, metrics.csv, checkpoint.h5 (default runs/<config name>)", 0, {0}},
+      {"set", 1, "KEY=VALUE", "override a [net] key, repeatable (e.g. --set epochs=3 --set learning_rate=0.01)", 0, {0}},
+      {"init", 1, "CHECKPOINT", "start from the weights of this checkpoint (same architecture)", 0, {0}},
+      {"force", 0, NULL, "overwrite a run directory that already holds a checkpoint", 0, {0}},
+  };
+  const int n_opts = (int)(sizeof opts / sizeof opts[0]);
+  const char *pos[1];
+  int n_pos = 0, help = 0;
+  jc_code rc = cli_parse(argc, argv, opts, n_opts, pos, 1, 1, &n_pos, &help, err);
+  if (rc == JC_OK && help) {
+    cli_print_help(comm, "[mpirun -np P] jetcnn train CONFIG --train FILE [--val FILE] --out DIR [options]",
+                   "Train the model defined by CONFIG. The config's batch is the global batch: P ranks each\n"
+                   "compute a share of it and the result is bitwise the same for any P. OpenMP threads per\n"
+                   "rank come from OMP_NUM_THREADS.",
+                   opts, n_opts);
+    return JC_OK;
+  }
+  if (rc == JC_OK && !cli_value(opts, n_opts, "train"))
+    rc = jc_fail(err, JC_ERR_USAGE, "train: --train FILE is required (see 'jetcnn train --help')");
+  if (rc == JC_OK && !cli_value(opts, n_opts, "out"))
+    rc = jc_fail(err, JC_ERR_USAGE, "train: --out DIR is required (see 'jetcnn train --help')");
+  jc_config *cfg = NULL;
+  jc_net *net = NULL;
+  if (rc == JC_OK) rc = config_load(pos[0], &cfg, err);
+  for (int i = 0; rc == JC_OK && i < opts[3].count; i++) rc = config_set_net(cfg, opts[3].values[i], err);
+  if (rc == JC_OK) rc = net_create(cfg, &net, err);
+  else config_free(&cfg);
+  if (rc == JC_OK) {
+    jc_train_opts t = {
+        .train_path = cli_value(opts, n_opts, "train"),
+        .val_path = cli_value(opts, n_opts, "val"),
+        .out_dir = cli_value(opts, n_opts, "out"),
+        .init_path = cli_value(opts, n_opts, "init"),
+        .force = cli_flag(opts, n_opts, "force"),
+    };
+    rc = train_run(net, &t, comm, err);
+  }
+  net_free(&net);
+  return rc;
+}

@@ -1,0 +1,378 @@
+/* train.c - the training loop: one step reads top to bottom in train_step(). */
+#include "jetcnn/train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "jetcnn/checkpoint.h"
+#include "jetcnn/dist.h"
+#include "jetcnn/loss.h"
+#include "jetcnn/optim.h"
+#include "jetcnn/roc.h"
+
+/* Statistics carried at the end of every gradient row, reduced with the gradients. */
+enum { STAT_LOSS, STAT_CORRECT, STAT_SAMPLES, N_STATS };
+
+typedef struct {
+  jc_net *net;
+  const jc_train_opts *opts;
+  MPI_Comm comm;
+  int rank, size;
+  jc_data *train, *val;
+  jc_plan *plan;
+  float *params;      /* n_params */
+  size_t row_len;     /* n_params + N_STATS */
+  int max_local;      /* most micro-batches one rank computes in a step */
+  float *rows;        /* max_local rows: per-micro-batch gradients + statistics */
+  float *sum;         /* row_len: the global sum of all rows */
+  float *x;           /* max_local * micro_batch jets, NCHW */
+  int n_threads;
+  jc_net_ws **ws;     /* one per thread */
+  jc_optim *opt;
+  jc_reducer *red;
+  int64_t step;       /* optimizer steps taken */
+  double t_start;
+} trainer;
+
+static double now(void) { return MPI_Wtime(); }
+
+/* Name of reduced segment s, for error messages: "layer03 (conv) kernel". */
+static void segment_name(const trainer *t, int s, char *buf, size_t n) {
+  int seg = 0;
+  for (int i = 0; i < t->net->n_layers; i++) {
+    const jc_layer *l = &t->net->layers[i];
+    if (l->n_kernel == 0) continue;
+    if (seg == s || seg + 1 == s) {
+      snprintf(buf, n, "the gradient of layer%02d (%s) %s", l->index, l->ops->section, seg == s ? "kernel" : "bias");
+      return;
+    }
+    seg += 2;
+  }
+  snprintf(buf, n, "the loss");
+}
+
+/* ---- one training step ---- */
+static jc_code train_step(trainer *t, size_t s, int64_t epoch, jc_err *err) {
+  const jc_net *net = t->net;
+  const jc_plan *p = t->plan;
+  const size_t per = shape_size(net->hp.input), micro = p->micro;
+  size_t first, count, lo, hi;
+  plan_step(p, s, &first, &count);
+  plan_share(count, t->rank, t->size, &lo, &hi);
+  const int n_local = (int)(hi - lo);
+
+  /* Samples in the whole global batch (every rank knows): the gradient is their mean. */
+  size_t batch_n = 0;
+  for (size_t k = 0; k < count; k++) {
+    size_t start, len;
+    plan_block(p, p->order[first + k], &start, &len);
+    batch_n += len;
+  }
+  const float scale = 1.0f / (float)batch_n;
+
+  /* 1. Read this rank's blocks. */
+  jc_code rc = JC_OK;
+  for (int k = 0; k < n_local && rc == JC_OK; k++) {
+    size_t start, len;
+    plan_block(p, p->order[first + lo + (size_t)k], &start, &len);
+    rc = data_read(t->train, start, len, t->x + (size_t)k * micro * per, err);
+    if (rc == JC_OK) net_normalize_input(net, t->x + (size_t)k * micro * per, (int)len);
+  }
+
+  /* 2. Forward, loss and backward of each micro-batch into its own row, one per thread. */
+  if (rc == JC_OK) {
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int k = 0; k < n_local; k++) {
+      size_t start, len;
+      plan_block(p, p->order[first + lo + (size_t)k], &start, &len);
+      jc_net_ws *w = t->ws[omp_get_thread_num()];
+      float *row = t->rows + (size_t)k * t->row_len;
+      const float *x = t->x + (size_t)k * micro * per;
+      jc_ctx ctx = {.training = 1, .seed = net->hp.seed, .step = (uint64_t)t->step, .first_sample = start};
+      memset(row, 0, t->row_len * sizeof *row);
+      const float *logits = net_forward(net, t->params, w, x, (int)len, ctx);
+      int hits = 0;
+      double loss = loss_forward_backward(net->head, logits, t->train->labels + start, (int)len, net->n_logits,
+                                          scale, w->dlogits, &hits);
+      net_backward(net, t->params, w, x, w->dlogits, row, (int)len, ctx);
+      row[net->n_params + STAT_LOSS] = (float)loss;
+      row[net->n_params + STAT_CORRECT] = (float)hits;
+      row[net->n_params + STAT_SAMPLES] = (float)len;
+    }
+  }
+
+  /* 3. Exact sum over all micro-batches of all ranks (also agrees on failures). */
+  int bad = -1;
+  rc = dist_sum_exact(t->comm, t->red, t->rows, n_local, (long)count, t->sum, rc, &bad, err);
+  if (rc != JC_OK) {
+    if (bad >= 0) {
+      char what[96];
+      segment_name(t, bad, what, sizeof what);
+      return jc_fail(err, JC_ERR_RUNTIME, "epoch %lld, step %lld: %s is not finite (NaN or Inf); "
+                     "lower learning_rate or check the input", (long long)epoch + 1, (long long)t->step + 1, what);
+    }
+    return rc;
+  }
+
+  /* 4. Update the weights (identically on every rank). */
+  optim_step(t->opt, &net->hp, t->params, t->sum, optim_lr(&net->hp, t->step, (int64_t)p->n_steps));
+  t->step++;
+  return JC_OK;
+}
+
+/* ---- validation ---- */
+typedef struct {
+  double loss, acc, auc, rej30;
+} val_stats;
+
+static jc_code validate(trainer *t, val_stats *vs, jc_err *err) {
+  const jc_net *net = t->net;
+  jc_data *d = t->val;
+  size_t lo, hi;
+  plan_share(d->n, t->rank, t->size, &lo, &hi);
+  const int K = net->n_classes;
+  float *probs = jc_malloc(((hi - lo) * (size_t)K + 1) * sizeof *probs, err);
+  float *score = jc_malloc(((hi - lo) + 1) * sizeof *score, err);
+  float *all = t->rank == 0 ? jc_malloc((d->n + 1) * sizeof *all, err) : NULL;
+  int *counts = jc_malloc((size_t)t->size * sizeof *counts, err), *displs = jc_malloc((size_t)t->size * sizeof *displs, err);
+  double loss = 0.0;
+  long correct = 0;
+  jc_code rc = (!probs || !score || (t->rank == 0 && !all) || !counts || !displs) ? JC_ERR_NOMEM : JC_OK;
+  if (rc == JC_OK) rc = eval_range(net, t->params, d, lo, hi - lo, probs, &loss, &correct, err);
+  rc = dist_agree(t->comm, rc, err);
+  if (rc == JC_OK) {
+    double sums[2] = {loss, (double)correct};
+    MPI_Allreduce(MPI_IN_PLACE, sums, 2, MPI_DOUBLE, MPI_SUM, t->comm);
+    vs->loss = sums[0] / (double)d->n;
+    vs->acc = sums[1] / (double)d->n;
+    vs->auc = vs->rej30 = NAN;
+    for (size_t i = 0; i < hi - lo; i++) score[i] = probs[i * (size_t)K + (K > 1 ? 1 : 0)];
+    for (int r = 0; r < t->size; r++) {
+      size_t a, b;
+      plan_share(d->n, r, t->size, &a, &b);
+      counts[r] = (int)(b - a);
+      displs[r] = (int)a;
+    }
+    MPI_Gatherv(score, (int)(hi - lo), MPI_FLOAT, all, counts, displs, MPI_FLOAT, 0, t->comm);
+    if (t->rank == 0 && K == 2) {
+      jc_err roc_err;
+      jc_err_clear(&roc_err);
+      if (roc_metrics(all, d->labels, d->n, 0.3, &vs->auc, &vs->rej30, &roc_err) != JC_OK) vs->auc = vs->rej30 = NAN;
+    }
+  }
+  free(probs);
+  free(score);
+  free(all);
+  free(counts);
+  free(displs);
+  return rc;
+}
+
+/* ---- run directory and logs (rank 0) ---- */
+static jc_code make_dirs(const char *path, jc_err *err) {
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+      return jc_fail(err, JC_ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
+    *p = '/';
+  }
+  if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+    return jc_fail(err, JC_ERR_IO, "%s: cannot create run directory: %s", buf, strerror(errno));
+  return JC_OK;
+}
+
+static jc_code prepare_run_dir(const trainer *t, jc_err *err) {
+  const char *dir = t->opts->out_dir;
+  char path[4096];
+  JC_TRY(make_dirs(dir, err));
+  snprintf(path, sizeof path, "%s/checkpoint.h5", dir);
+  if (!t->opts->force && access(path, F_OK) == 0)
+    return jc_fail(err, JC_ERR_USAGE, "%s: run directory already holds a checkpoint; choose another --out or pass --force",
+                   dir);
+  /* The config actually used (overrides included), written atomically. */
+  char *text = config_to_text(t->net->cfg, err);
+  if (!text) return err->code;
+  char tmp[4200];
+  snprintf(path, sizeof path, "%s/config.cfg", dir);
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *f = fopen(tmp, "w");
+  jc_code rc = JC_OK;
+  if (!f) rc = jc_fail(err, JC_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
+  if (f) {
+    fprintf(f, "; config used by jetcnn train (with --set overrides applied), from %s\n%s", t->net->cfg->path, text);
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0) rc = jc_fail(err, JC_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
+    if (fclose(f) != 0 && rc == JC_OK) rc = jc_fail(err, JC_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
+    if (rc == JC_OK && rename(tmp, path) != 0) rc = jc_fail(err, JC_ERR_IO, "%s: cannot rename: %s", tmp, strerror(errno));
+  }
+  free(text);
+  return rc;
+}
+
+static jc_code open_metrics(const trainer *t, FILE **out, jc_err *err) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/metrics.csv", t->opts->out_dir);
+  FILE *f = fopen(path, "w");
+  if (!f) return jc_fail(err, JC_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+  fprintf(f, "epoch,step,lr,train_loss,train_acc,val_loss,val_acc,val_auc,val_rej30,img_per_s,seconds\n");
+  fflush(f);
+  *out = f;
+  return JC_OK;
+}
+
+static void progress(const trainer *t, int64_t epoch, size_t s, double loss, double acc, double t0, size_t samples) {
+  if (t->rank != 0) return;
+  const size_t n_steps = t->plan->n_steps;
+  double el = now() - t0, rate = el > 0 ? (double)samples / el : 0.0;
+  double eta = s + 1 < n_steps && s > 0 ? el / (double)(s + 1) * (double)(n_steps - s - 1) : 0.0;
+  if (isatty(STDOUT_FILENO)) {
+    int width = 30, done = (int)((double)width * (double)(s + 1) / (double)n_steps);
+    printf("\repoch %lld/%ld [%.*s%*s] %zu/%zu loss %.4f acc %.3f %.0f img/s ETA %.0fs   ", (long long)epoch + 1,
+           t->net->hp.epochs, done, "##############################", width - done, "", s + 1, n_steps, loss, acc,
+           rate, eta);
+    fflush(stdout);
+    return;
+  }
+  size_t every = n_steps / 10 > 0 ? n_steps / 10 : 1;
+  if ((s + 1) % every == 0 || s + 1 == n_steps) {
+    printf("epoch %lld/%ld step %zu/%zu loss %.4f acc %.3f %.0f img/s ETA %.0fs\n", (long long)epoch + 1,
+           t->net->hp.epochs, s + 1, n_steps, loss, acc, rate, eta);
+    fflush(stdout);
+  }
+}
+
+/* ---- set-up and the loop ---- */
+static void trainer_free(trainer *t) {
+  data_close(&t->train);
+  data_close(&t->val);
+  plan_free(&t->plan);
+  free(t->params);
+  free(t->rows);
+  free(t->sum);
+  free(t->x);
+  for (int i = 0; t->ws && i < t->n_threads; i++) net_ws_free(&t->ws[i]);
+  free(t->ws);
+  optim_free(&t->opt);
+  dist_reducer_free(&t->red);
+}
+
+static jc_code trainer_init(trainer *t, jc_err *err) {
+  const jc_net *net = t->net;
+  const jc_hparams *hp = &net->hp;
+  JC_TRY(data_open(t->opts->train_path, hp->input, net->n_classes, t->comm, &t->train, err));
+  if (t->opts->val_path) JC_TRY(data_open(t->opts->val_path, hp->input, net->n_classes, t->comm, &t->val, err));
+  JC_TRY(plan_create(t->train->n, (size_t)hp->micro_batch, (size_t)hp->batch, &t->plan, err));
+  t->max_local = (int)((t->plan->blocks_per_batch + (size_t)t->size - 1) / (size_t)t->size);
+  t->row_len = net->n_params + N_STATS;
+  t->n_threads = omp_get_max_threads();
+  t->params = jc_malloc(net->n_params * sizeof(float) + 1, err);
+  t->rows = jc_malloc((size_t)t->max_local * t->row_len * sizeof(float), err);
+  t->sum = jc_malloc(t->row_len * sizeof(float), err);
+  t->x = jc_malloc((size_t)t->max_local * (size_t)hp->micro_batch * shape_size(hp->input) * sizeof(float), err);
+  t->ws = jc_calloc((size_t)t->n_threads, sizeof *t->ws, err);
+  t->opt = optim_create(hp->optimizer, net->n_params, err);
+  if (!t->params || !t->rows || !t->sum || !t->x || !t->ws || !t->opt) return JC_ERR_NOMEM;
+  for (int i = 0; i < t->n_threads; i++)
+    if (!(t->ws[i] = net_ws_create(net, (int)hp->micro_batch, err))) return JC_ERR_NOMEM;
+  /* Segments: each kernel and bias, then each statistic, with its own fixed-point scale. */
+  size_t seg[2 * 100 * 2 + N_STATS + 1];
+  int n_seg = 0;
+  seg[0] = 0;
+  for (int i = 0; i < net->n_layers; i++) {
+    const jc_layer *l = &net->layers[i];
+    if (l->n_kernel == 0) continue;
+    seg[n_seg + 1] = l->offset + l->n_kernel;
+    seg[n_seg + 2] = l->offset + l->n_kernel + l->n_bias;
+    n_seg += 2;
+  }
+  for (int k = 0; k < N_STATS; k++, n_seg++) seg[n_seg + 1] = net->n_params + (size_t)k + 1;
+  t->red = dist_reducer_create(t->row_len, seg, n_seg, err);
+  return t->red ? JC_OK : JC_ERR_NOMEM;
+}
+
+/* Replicas must start identical: compare a hash of the weights across ranks. */
+static jc_code check_replicas(const trainer *t, jc_err *err) {
+  unsigned long long h = 1469598103934665603ULL, lo, hi;
+  const unsigned char *b = (const unsigned char *)t->params;
+  for (size_t i = 0; i < t->net->n_params * sizeof(float); i++) h = (h ^ b[i]) * 1099511628211ULL;
+  MPI_Allreduce(&h, &lo, 1, MPI_UNSIGNED_LONG_LONG, MPI_MIN, t->comm);
+  MPI_Allreduce(&h, &hi, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, t->comm);
+  if (lo != hi) return jc_fail(err, JC_ERR_RUNTIME, "initial weights differ between ranks (checksum mismatch)");
+  return JC_OK;
+}
+
+jc_code train_run(jc_net *net, const jc_train_opts *opts, MPI_Comm comm, jc_err *err) {
+  trainer t = {.net = net, .opts = opts, .comm = comm, .rank = dist_rank(comm), .size = dist_size(comm)};
+  const jc_hparams *hp = &net->hp;
+  FILE *metrics = NULL;
+  jc_code rc = trainer_init(&t, err);
+  rc = dist_agree(comm, rc, err);
+  if (rc == JC_OK) {
+    net_init_params(net, t.params, hp->seed);
+    if (opts->init_path) rc = checkpoint_read(opts->init_path, net, t.params, NULL, NULL, comm, err);
+  }
+  if (rc == JC_OK) rc = check_replicas(&t, err);
+  if (rc == JC_OK) {
+    jc_code local = t.rank == 0 ? prepare_run_dir(&t, err) : JC_OK;
+    if (local == JC_OK && t.rank == 0) local = open_metrics(&t, &metrics, err);
+    rc = dist_agree(comm, local, err);
+  }
+  if (rc == JC_OK && t.rank == 0) {
+    printf("jetcnn train: %zu jets (%zu steps of %ld per epoch), %ld epochs, %d rank%s x %d thread%s, %zu parameters\n",
+           t.train->n, t.plan->n_steps, hp->batch, hp->epochs, t.size, t.size > 1 ? "s" : "", t.n_threads,
+           t.n_threads > 1 ? "s" : "", net->n_params);
+    fflush(stdout);
+  }
+  jc_progress prog = {0, 0};
+  t.t_start = now();
+  for (int64_t epoch = 0; rc == JC_OK && epoch < hp->epochs; epoch++) {
+    plan_epoch(t.plan, hp->seed, epoch, hp->shuffle);
+    double t0 = now(), loss_sum = 0.0, correct = 0.0, samples = 0.0;
+    for (size_t s = 0; rc == JC_OK && s < t.plan->n_steps; s++) {
+      rc = train_step(&t, s, epoch, err);
+      if (rc != JC_OK) break;
+      loss_sum += t.sum[net->n_params + STAT_LOSS];
+      correct += t.sum[net->n_params + STAT_CORRECT];
+      samples += t.sum[net->n_params + STAT_SAMPLES];
+      progress(&t, epoch, s, loss_sum / samples, correct / samples, t0, (size_t)samples);
+    }
+    if (rc != JC_OK) break;
+    double seconds = now() - t0;
+    if (t.rank == 0 && isatty(STDOUT_FILENO)) printf("\n");
+    val_stats vs = {NAN, NAN, NAN, NAN};
+    if (t.val) rc = validate(&t, &vs, err);
+    if (rc != JC_OK) break;
+    prog = (jc_progress){epoch + 1, t.step};
+    char ck[4096];
+    snprintf(ck, sizeof ck, "%s/checkpoint.h5", opts->out_dir);
+    rc = checkpoint_write(ck, net, t.params, t.opt, prog, comm, err);
+    if (t.rank == 0) {
+      double lr = optim_lr(hp, t.step > 0 ? t.step - 1 : 0, (int64_t)t.plan->n_steps);
+      fprintf(metrics, "%lld,%lld,%.6g,%.6f,%.6f,", (long long)epoch + 1, (long long)t.step, lr, loss_sum / samples,
+              correct / samples);
+      if (t.val) fprintf(metrics, "%.6f,%.6f,%.6f,%.4f,", vs.loss, vs.acc, vs.auc, vs.rej30);
+      else fprintf(metrics, ",,,,");
+      fprintf(metrics, "%.1f,%.3f\n", samples / seconds, seconds);
+      fflush(metrics);
+      printf("epoch %lld/%ld: train loss %.4f acc %.4f", (long long)epoch + 1, hp->epochs, loss_sum / samples,
+             correct / samples);
+      if (t.val) printf(" | val loss %.4f acc %.4f AUC %.4f 1/eps_B(0.3) %.1f", vs.loss, vs.acc, vs.auc, vs.rej30);
+      printf(" | %.0f img/s, %.1f s\n", samples / seconds, seconds);
+      fflush(stdout);
+    }
+  }
+  if (rc == JC_OK && t.rank == 0)
+    printf("done in %.1f s; checkpoint %s/checkpoint.h5, metrics %s/metrics.csv\n", now() - t.t_start, opts->out_dir,
+           opts->out_dir);
+  if (metrics) fclose(metrics);
+  trainer_free(&t);
+  return rc;
+}
