@@ -19,6 +19,8 @@ static const command COMMANDS[] = {
     {"train", cli_train, "train a model on HDF5 jet images (run under mpirun for data parallelism)"},
     {"predict", cli_predict, "score an HDF5 file with a trained checkpoint"},
     {"roc", cli_roc, "ROC curve, AUC and background rejection from prediction files"},
+    {"generate", cli_generate, "generate synthetic top/QCD jets into an HDF5 file (run under mpirun)"},
+    {"images", cli_images, "turn jet constituents into preprocessed jet images (DeepTop recipe)"},
 };
 static const int N_COMMANDS = (int)(sizeof COMMANDS / sizeof COMMANDS[0]);
 

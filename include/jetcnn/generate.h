@@ -1,0 +1,130 @@
+/* generate.h - a toy but physical generator of boosted top-quark and QCD jets.
+ *
+ * One jet is a pure function of (seed, jet index): every jet draws its random numbers from
+ * its own counter-based stream, so a file is the same whatever the number of ranks or
+ * threads. The model (docs/physics.md): top -> b W -> b q q' with Breit-Wigner masses, or one
+ * light quark / gluon for QCD; an angular-ordered soft-collinear parton shower with running
+ * alpha_s; hadronisation with transverse kicks; soft pile-up; detector smearing; a cone
+ * R = 0.8 around the jet axis; jet pT 550-650 GeV and |eta| < 2 after reconstruction.
+ *
+ * Units: GeV, radians. Momenta are (E, px, py, pz).
+ */
+#ifndef JETCNN_GENERATE_H
+#define JETCNN_GENERATE_H
+
+#include <stdint.h>
+
+/* ---- random numbers: one SplitMix64 stream per (seed, stream id) ---- */
+typedef struct {
+  uint64_t state;
+} gen_rng;
+
+/* Start the stream keyed by (seed, stream); streams with different keys are independent. */
+void gen_rng_init(gen_rng *rng, uint64_t seed, uint64_t stream);
+/* Next 64 random bits. */
+uint64_t gen_rng_u64(gen_rng *rng);
+/* Uniform in the open interval (0, 1). */
+double gen_rng_uniform(gen_rng *rng);
+/* Standard normal (Box-Muller, no cached second value so the stream stays simple). */
+double gen_rng_gauss(gen_rng *rng);
+/* Poisson with the given mean (inversion; meant for means below ~50). */
+int gen_rng_poisson(gen_rng *rng, double mean);
+/* Non-relativistic Breit-Wigner (Cauchy) mass around m0 with full width gamma, kept in [lo, hi]. */
+double gen_rng_breit_wigner(gen_rng *rng, double m0, double gamma, double lo, double hi);
+
+/* ---- four-vectors ---- */
+typedef struct {
+  double e, px, py, pz;
+} gen_p4;
+
+/* The four-vector of a particle of mass m with transverse momentum pt at (eta, phi). */
+gen_p4 gen_p4_from_pt_eta_phi_m(double pt, double eta, double phi, double m);
+gen_p4 gen_p4_sum(gen_p4 a, gen_p4 b);
+gen_p4 gen_p4_diff(gen_p4 a, gen_p4 b);
+double gen_p4_pt(gen_p4 p);
+/* Pseudorapidity; 0 for a particle along the beam with no transverse momentum. */
+double gen_p4_eta(gen_p4 p);
+double gen_p4_phi(gen_p4 p);
+/* Invariant mass; a slightly negative m^2 from rounding gives 0. */
+double gen_p4_mass(gen_p4 p);
+/* Length of the three-momentum. */
+double gen_p4_p(gen_p4 p);
+/* phi difference wrapped into (-pi, pi]. */
+double gen_delta_phi(double phi1, double phi2);
+/* Distance in the (eta, phi) plane. */
+double gen_delta_r(gen_p4 a, gen_p4 b);
+/* Two unit vectors e1, e2 that with the unit vector n form a right-handed orthonormal basis. */
+void gen_perp_basis(const double n[3], double e1[3], double e2[3]);
+/* Boost p by velocity (bx, by, bz) (|b| < 1): from the rest frame of a particle moving with
+ * that velocity into the lab. */
+gen_p4 gen_p4_boost(gen_p4 p, double bx, double by, double bz);
+
+/* ---- decays ---- */
+/* Isotropic two-body decay of `parent` (mass M >= m1 + m2) in its rest frame, boosted to
+ * the lab. Returns 0, or -1 when the decay is kinematically closed. */
+int gen_two_body_decay(gen_rng *rng, gen_p4 parent, double m1, double m2, gen_p4 *d1, gen_p4 *d2);
+
+#define GEN_TOP_MASS 173.0
+#define GEN_TOP_WIDTH 1.4
+#define GEN_W_MASS 80.4
+#define GEN_W_WIDTH 2.1
+#define GEN_B_MASS 4.8
+/* t -> b W, W -> q q'. quarks[0] = b, quarks[1], quarks[2] = W daughters; *w = the W.
+ * Top mass from a Breit-Wigner around 173 GeV is drawn by the caller (it sets `top`). */
+void gen_top_decay(gen_rng *rng, gen_p4 top, gen_p4 quarks[3], gen_p4 *w);
+
+/* ---- parton shower ---- */
+#define GEN_CF (4.0 / 3.0)
+#define GEN_CA 3.0
+#define GEN_SHOWER_KT_CUT 1.0
+/* alpha_s at one loop, 5 flavours, frozen below the shower cut-off. */
+double gen_alpha_s(double kt);
+/* Shower one parton of the given mass (colour factor GEN_CF for a quark, GEN_CA for a gluon)
+ * from opening angle theta_max downwards, angular-ordered; emitted gluons are massless.
+ * Writes the final partons to out (at most max_out; the shower stops adding emissions when
+ * out is full) and returns how many; out[0] is the emitter itself after its recoils. */
+int gen_shower(gen_rng *rng, gen_p4 parton, double mass, double colour, double theta_max, gen_p4 *out,
+               int max_out);
+
+/* ---- hadrons, pile-up, detector ---- */
+typedef struct {
+  gen_p4 p;
+  int charged; /* 1 charged (tracker), 0 neutral (calorimeter only) */
+} gen_particle;
+
+/* Turn partons into hadrons (pions): each parton fragments into several hadrons sharing its
+ * energy, each with a Gaussian transverse kick of ~0.3 GeV; 2/3 of them are charged.
+ * Returns how many hadrons were written (at most max_out). */
+int gen_hadronize(gen_rng *rng, const gen_p4 *partons, int n_partons, gen_particle *out, int max_out);
+/* Soft pile-up / underlying event around (eta, phi): a Poisson number of soft pions spread
+ * uniformly over a disc of radius 1.0. Returns how many were written. */
+int gen_pileup(gen_rng *rng, double eta, double phi, gen_particle *out, int max_out);
+/* Detector response in place: tracker resolution for charged particles, calorimeter
+ * stochastic + constant term for neutral ones, then drop particles below the minimum pT.
+ * Returns the number kept (compacted to the front). */
+int gen_detector(gen_rng *rng, gen_particle *ps, int n);
+
+/* ---- one jet ---- */
+#define GEN_JET_R 0.8
+#define GEN_JET_PT_MIN 550.0
+#define GEN_JET_PT_MAX 650.0
+#define GEN_JET_ETA_MAX 2.0
+#define GEN_MAX_PARTICLES 1024
+
+typedef struct {
+  uint64_t seed;
+  double signal_fraction; /* probability that a jet is a top jet */
+} gen_config;
+
+/* Generate jet number `index`: its label (1 top, 0 QCD), and its constituents as rows
+ * (E, px, py, pz) in c[max_const][4], pT-ordered and zero-padded, with charged[max_const]
+ * flags (0 on padding). Returns the number of constituents stored (<= max_const).
+ * Depends only on (cfg, index). */
+int gen_jet(const gen_config *cfg, uint64_t index, int max_const, float *c, uint8_t *charged, int *label);
+
+/* Jets row0 .. row0 + n - 1 into c[n][max_const][4], charged[n][max_const] and labels[n];
+ * OpenMP over jets (the result does not depend on the thread count). */
+void gen_jets(const gen_config *cfg, uint64_t row0, int n, int max_const, float *c, uint8_t *charged,
+              int32_t *labels);
+
+#endif

@@ -1,0 +1,31 @@
+/* imageopts.h - the image options shared by `jetcnn generate` and `jetcnn images`. */
+#ifndef JETCNN_CLI_IMAGEOPTS_H
+#define JETCNN_CLI_IMAGEOPTS_H
+
+#include <hdf5.h>
+
+#include "cli.h"
+#include "jetcnn/jetimage.h"
+
+/* The option rows --pixels, --extent, --channels, --no-normalize, to put in a cli_opt table. */
+#define IMAGEOPTS_ROWS                                                                          \
+  {"pixels", 1, "P", "image is P x P pixels (default 40)", 0, {0}},                             \
+      {"extent", 1, "E", "image side in (eta, phi) (default 1.6: 0.04 per pixel at 40)", 0, {0}}, \
+      {"channels", 1, "KIND", "pt (1 channel) or color (charged pT, neutral pT, charged count)", 0, {0}}, \
+      {"no-normalize", 0, NULL, "keep pT in GeV instead of scaling each channel to unit sum", 0, {0}}
+
+/* Read those options (defaults from jetimage_defaults()); JC_ERR_USAGE on bad values. */
+jc_code imageopts_parse(const cli_opt *opts, int n_opts, jetimage_params *out, jc_err *err);
+
+/* A per-rank block of jets processed per collective write round. */
+#define IMAGEOPTS_BLOCK_ROWS 1024
+
+/* Rows of write round `round` for a rank owning [row0, row0 + n_rows): sets *start, returns
+ * the count (0 once the rank's rows are used up; it still takes part in the round). */
+int imageopts_round_rows(hsize_t row0, hsize_t n_rows, hsize_t round, hsize_t *start);
+
+/* "12.3 s" style progress line with rows done, rate and an ETA (rank 0 prints). */
+void imageopts_progress(MPI_Comm comm, const char *verb, unsigned long long done, unsigned long long total,
+                        double seconds);
+
+#endif

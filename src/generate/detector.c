@@ -1,0 +1,54 @@
+/* detector.c - soft pile-up / underlying event and the detector response (see generate.h). */
+#include "jetcnn/generate.h"
+
+#include <math.h>
+
+#define PION_MASS 0.13957
+#define PILEUP_MEAN_COUNT 25.0 /* particles over the disc on average: ~6 GeV of pT per unit area */
+#define PILEUP_MEAN_PT 0.8     /* GeV, exponential spectrum */
+#define PILEUP_RADIUS 1.0
+#define MIN_CONSTITUENT_PT 0.5 /* GeV */
+/* charged: sigma(pT)/pT = 1% (+) 0.02% * pT; neutral (calorimeter): 50%/sqrt(E) (+) 5% */
+#define TRACK_CONST 0.01
+#define TRACK_SLOPE 2e-4
+#define CALO_STOCHASTIC 0.50
+#define CALO_CONST 0.05
+
+int gen_pileup(gen_rng *rng, double eta, double phi, gen_particle *out, int max_out) {
+  /* the pile-up level varies from event to event (luminosity falls during a fill): the mean
+   * count is itself flat between 0 and twice its average */
+  int n = gen_rng_poisson(rng, 2.0 * PILEUP_MEAN_COUNT * gen_rng_uniform(rng));
+  if (n > max_out) n = max_out;
+  for (int i = 0; i < n; i++) {
+    double r = PILEUP_RADIUS * sqrt(gen_rng_uniform(rng)), a = 2.0 * M_PI * gen_rng_uniform(rng);
+    double pt = -PILEUP_MEAN_PT * log(gen_rng_uniform(rng));
+    out[i].p = gen_p4_from_pt_eta_phi_m(pt, eta + r * cos(a), phi + r * sin(a), PION_MASS);
+    out[i].charged = gen_rng_uniform(rng) < 2.0 / 3.0;
+  }
+  return n;
+}
+
+int gen_detector(gen_rng *rng, gen_particle *ps, int n) {
+  int kept = 0;
+  for (int i = 0; i < n; i++) {
+    gen_particle q = ps[i];
+    double p = gen_p4_p(q.p), sigma;
+    if (q.charged) {
+      double pt = gen_p4_pt(q.p);
+      sigma = sqrt(TRACK_CONST * TRACK_CONST + TRACK_SLOPE * TRACK_SLOPE * pt * pt);
+    } else {
+      sigma = sqrt(CALO_STOCHASTIC * CALO_STOCHASTIC / fmax(q.p.e, 1e-3) + CALO_CONST * CALO_CONST);
+    }
+    double scale = 1.0 + sigma * gen_rng_gauss(rng);
+    if (scale <= 0.0 || p <= 0.0) continue;
+    double m2 = q.p.e * q.p.e - p * p;
+    if (m2 < 0.0) m2 = 0.0;
+    q.p.px *= scale;
+    q.p.py *= scale;
+    q.p.pz *= scale;
+    q.p.e = sqrt(scale * scale * p * p + m2);
+    if (gen_p4_pt(q.p) < MIN_CONSTITUENT_PT) continue;
+    ps[kept++] = q;
+  }
+  return kept;
+}

@@ -1,0 +1,25 @@
+/* jetobs.c - jet kinematics from constituent rows (see jetobs.h). */
+#include "jetcnn/jetobs.h"
+
+#include <math.h>
+
+#include "jetcnn/generate.h"
+
+int jetobs_is_padding(const float *c) { return c[0] == 0.0f && c[1] == 0.0f && c[2] == 0.0f && c[3] == 0.0f; }
+
+void jetobs_compute(const float *c, int m, jetobs *out) {
+  gen_p4 sum = {0.0, 0.0, 0.0, 0.0};
+  int n = 0;
+  for (int r = 0; r < m; r++) {
+    const float *row = c + 4 * r;
+    if (jetobs_is_padding(row)) continue;
+    sum = gen_p4_sum(sum, (gen_p4){row[0], row[1], row[2], row[3]});
+    n++;
+  }
+  out->n = n;
+  out->pt = gen_p4_pt(sum);
+  out->eta = gen_p4_eta(sum);
+  out->phi = gen_p4_phi(sum);
+  out->mass = gen_p4_mass(sum);
+  jetobs_nsubjettiness(c, m, GEN_JET_R, out->tau);
+}

@@ -1,0 +1,55 @@
+/* rng.c - counter-based random streams for the generator (see generate.h).
+ *
+ * SplitMix64 (Steele, Lea & Flood 2014): the state advances by a fixed odd constant and each
+ * output is a strong 64-bit mix of the state. Seeding a stream with mix(seed, stream) makes
+ * every jet's numbers a pure function of (seed, jet index).
+ */
+#include "jetcnn/generate.h"
+
+#include <math.h>
+
+#define GOLDEN_GAMMA 0x9e3779b97f4a7c15ULL
+
+static uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+void gen_rng_init(gen_rng *rng, uint64_t seed, uint64_t stream) {
+  rng->state = mix64(mix64(seed + GOLDEN_GAMMA) ^ (stream * 0xd1342543de82ef95ULL + 1));
+}
+
+uint64_t gen_rng_u64(gen_rng *rng) {
+  rng->state += GOLDEN_GAMMA;
+  return mix64(rng->state);
+}
+
+double gen_rng_uniform(gen_rng *rng) {
+  /* 53 random bits, shifted by half a step so that 0 and 1 never come out */
+  return ((double)(gen_rng_u64(rng) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
+
+double gen_rng_gauss(gen_rng *rng) {
+  double u1 = gen_rng_uniform(rng), u2 = gen_rng_uniform(rng);
+  return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+}
+
+int gen_rng_poisson(gen_rng *rng, double mean) {
+  if (mean <= 0.0) return 0;
+  /* inversion: walk the cumulative distribution P(k) = P(k-1) * mean / k */
+  double u = gen_rng_uniform(rng), p = exp(-mean), cdf = p;
+  int k = 0;
+  while (u > cdf && k < 1000) {
+    k++;
+    p *= mean / k;
+    cdf += p;
+  }
+  return k;
+}
+
+double gen_rng_breit_wigner(gen_rng *rng, double m0, double gamma, double lo, double hi) {
+  /* Cauchy by inversion of its CDF, restricted to [lo, hi] by inverting only that range */
+  double a = atan(2.0 * (lo - m0) / gamma), b = atan(2.0 * (hi - m0) / gamma);
+  return m0 + 0.5 * gamma * tan(a + (b - a) * gen_rng_uniform(rng));
+}
