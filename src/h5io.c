@@ -157,6 +157,7 @@ char *h5io_read_attr_str(hid_t obj, const char *name, jc_err *err) {
   if (H5Tis_variable_str(ftype) > 0) {
     mtype = H5Tcopy(H5T_C_S1);
     H5Tset_size(mtype, H5T_VARIABLE);
+    H5Tset_cset(mtype, H5Tget_cset(ftype)); /* h5py writes UTF-8 */
     char *v = NULL;
     if (H5Aread(attr, mtype, &v) < 0 || !v) {
       h5io_fail(err, JC_ERR_DATA, "cannot read attribute '%s'", name);
@@ -169,6 +170,7 @@ char *h5io_read_attr_str(hid_t obj, const char *name, jc_err *err) {
     mtype = H5Tcopy(H5T_C_S1);
     H5Tset_size(mtype, n + 1);
     H5Tset_strpad(mtype, H5T_STR_NULLTERM);
+    H5Tset_cset(mtype, H5Tget_cset(ftype));
     out = jc_calloc(n + 2, 1, err);
     if (out && H5Aread(attr, mtype, out) < 0) {
       free(out);

@@ -1,0 +1,17 @@
+# Core trainer tests: summary tables, rank-count invariance, train/predict end to end.
+set(CORE_TEST_DIR ${CMAKE_CURRENT_BINARY_DIR}/core)
+file(MAKE_DIRECTORY ${CORE_TEST_DIR})
+
+# The lecture's Keras model: shapes and parameter counts computed independently.
+jetcnn_test(core_summary_lecture 60
+  ${JETCNN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_summary.py ${JETCNN_BIN} ${CMAKE_SOURCE_DIR}/configs)
+
+# Same global batch on P = 1, 2, 3, 4 ranks: checkpoint weights identical byte for byte.
+jetcnn_test(core_rank_invariance 300
+  ${JETCNN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_rank_invariance.py --jetcnn ${JETCNN_BIN}
+  --mpiexec ${MPIEXEC_EXECUTABLE} --config ${CMAKE_SOURCE_DIR}/configs/deeptop.cfg --workdir ${CORE_TEST_DIR}/ranks)
+
+# Train, predict, metrics log and scores file on toy data, with mpiexec -np 2.
+jetcnn_test(core_train_predict 300
+  ${JETCNN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_train_predict.py --jetcnn ${JETCNN_BIN}
+  --mpiexec ${MPIEXEC_EXECUTABLE} --config ${CMAKE_SOURCE_DIR}/configs/deeptop.cfg --workdir ${CORE_TEST_DIR}/e2e)
