@@ -1,0 +1,26 @@
+# Tests of the jet generator, the image preprocessing and the jet file (issue 5).
+set(GEN_OUT ${CMAKE_CURRENT_BINARY_DIR}/gen)
+file(MAKE_DIRECTORY ${GEN_OUT})
+set(GEN_CHECKS ${CMAKE_CURRENT_SOURCE_DIR}/gen_checks.py)
+
+jetcnn_unit_test(test_gen_physics)
+jetcnn_test(gen_physics_unit 60 $<TARGET_FILE:test_gen_physics>)
+
+# Same seed => same datasets on 1 and 2 ranks (and 3, with an uneven split of chunks).
+jetcnn_mpi_test(gen_write_np1 1 120 ${JETCNN_BIN} generate --jets 1500 --seed 5 --out ${GEN_OUT}/np1.h5)
+jetcnn_mpi_test(gen_write_np2 2 120 ${JETCNN_BIN} generate --jets 1500 --seed 5 --out ${GEN_OUT}/np2.h5)
+jetcnn_mpi_test(gen_write_np3 3 120 ${JETCNN_BIN} generate --jets 1500 --seed 5 --out ${GEN_OUT}/np3.h5)
+set_tests_properties(gen_write_np1 gen_write_np2 gen_write_np3 PROPERTIES FIXTURES_SETUP gen_files)
+jetcnn_test(gen_same_file_np1_np2 60 ${JETCNN_PYTHON} ${GEN_CHECKS} compare ${GEN_OUT}/np1.h5 ${GEN_OUT}/np2.h5)
+jetcnn_test(gen_same_file_np1_np3 60 ${JETCNN_PYTHON} ${GEN_CHECKS} compare ${GEN_OUT}/np1.h5 ${GEN_OUT}/np3.h5)
+set_tests_properties(gen_same_file_np1_np2 gen_same_file_np1_np3 PROPERTIES FIXTURES_REQUIRED gen_files)
+
+# The acceptance numbers of docs/physics.md on 8000 jets.
+jetcnn_mpi_test(gen_physics_file 2 300 ${JETCNN_BIN} generate --jets 8000 --seed 2 --out ${GEN_OUT}/physics.h5)
+set_tests_properties(gen_physics_file PROPERTIES FIXTURES_SETUP gen_physics_data)
+jetcnn_test(gen_physics_acceptance 120 ${JETCNN_PYTHON} ${GEN_CHECKS} physics ${GEN_OUT}/physics.h5)
+set_tests_properties(gen_physics_acceptance PROPERTIES FIXTURES_REQUIRED gen_physics_data)
+
+# jetcnn images: bad inputs rejected with exit code 3; the reference layout via the converter.
+jetcnn_test(gen_images_bad_inputs 120 ${JETCNN_PYTHON} ${GEN_CHECKS} bad-inputs ${JETCNN_BIN} ${GEN_OUT}/bad)
+jetcnn_test(gen_images_convert 120 ${JETCNN_PYTHON} ${GEN_CHECKS} convert ${JETCNN_BIN} ${GEN_OUT}/convert)
