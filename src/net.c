@@ -4,9 +4,11 @@
 
 #include <errno.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "jetcnn/loss.h"
 #include "jetcnn/rng.h"
 
 static const jc_layer_ops *const LAYER_KINDS[] = {
@@ -273,7 +275,9 @@ const float *net_forward(const jc_net *net, const float *params, jc_net_ws *ws, 
   ctx.ws = ws->scratch;
   const float *in = x;
   for (int i = 0; i < net->n_layers; i++) {
+    double t0 = ws->prof ? omp_get_wtime() : 0.0;
     net->layers[i].ops->forward(&net->layers[i], params, in, ws->act[i], n, &ctx);
+    if (ws->prof) ws->prof[2 * i] += omp_get_wtime() - t0;
     in = ws->act[i];
   }
   return in;
@@ -288,7 +292,30 @@ void net_backward(const jc_net *net, const float *params, jc_net_ws *ws, const f
     const float *in = i > 0 ? ws->act[i - 1] : x;
     float *dx = NULL;
     if (i > 0) dx = (dy == ws->d0) ? ws->d1 : ws->d0;
+    double t0 = ws->prof ? omp_get_wtime() : 0.0;
     l->ops->backward(l, params, in, ws->act[i], dy, dx, grads, n, &ctx);
+    if (ws->prof) ws->prof[2 * i + 1] += omp_get_wtime() - t0;
     dy = dx;
   }
+}
+
+int net_param_segments(const jc_net *net, size_t *seg) {
+  int n = 0;
+  seg[0] = 0;
+  for (int i = 0; i < net->n_layers; i++) {
+    const jc_layer *l = &net->layers[i];
+    if (l->n_kernel == 0) continue;
+    seg[n + 1] = l->offset + l->n_kernel;
+    seg[n + 2] = l->offset + l->n_kernel + l->n_bias;
+    n += 2;
+  }
+  return n;
+}
+
+double net_train_micro(const jc_net *net, const float *params, jc_net_ws *ws, const float *x,
+                       const int32_t *labels, int n, float scale, jc_ctx ctx, float *grads, int *hits) {
+  const float *logits = net_forward(net, params, ws, x, n, ctx);
+  double loss = loss_forward_backward(net->head, logits, labels, n, net->n_logits, scale, ws->dlogits, hits);
+  net_backward(net, params, ws, x, ws->dlogits, grads, n, ctx);
+  return loss;
 }

@@ -70,6 +70,7 @@ typedef struct {
   float *d0, *d1; /* ping-pong gradient buffers, max activation size */
   float *scratch;
   float *dlogits;
+  double *prof;   /* NULL, or 2 * n_layers seconds: += forward, backward time of layer i */
 } jc_net_ws;
 
 jc_net_ws *net_ws_create(const jc_net *net, int max_n, jc_err *err);
@@ -84,6 +85,16 @@ const float *net_forward(const jc_net *net, const float *params, jc_net_ws *ws, 
  * dlogits = dL/dlogits (n, n_logits). */
 void net_backward(const jc_net *net, const float *params, jc_net_ws *ws, const float *x,
                   const float *dlogits, float *grads, int n, jc_ctx ctx);
+
+/* The training work of one micro-batch: forward, loss on labels (n), backward.
+ * grads += scale * sum_i dL_i/dparams (scale = 1 / global batch); returns the summed loss
+ * and *hits the correct predictions. The same bits whichever thread runs it. */
+double net_train_micro(const jc_net *net, const float *params, jc_net_ws *ws, const float *x,
+                       const int32_t *labels, int n, float scale, jc_ctx ctx, float *grads, int *hits);
+
+/* Boundaries of the parameter array's segments, one per kernel and one per bias, in order:
+ * seg[0] = 0, seg[1..n] their ends (seg holds at least 2 * n_layers + 1). Returns n. */
+int net_param_segments(const jc_net *net, size_t *seg);
 
 /* Print the Keras-style summary table (shapes, parameters, FLOPs, activation memory). */
 void net_summary(const jc_net *net, FILE *out);
