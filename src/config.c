@@ -19,7 +19,7 @@ static const section_keys KNOWN[] = {
     {"net",
      {"input", "batch", "micro_batch", "epochs", "optimizer", "learning_rate", "momentum", "beta1",
       "beta2", "epsilon", "schedule", "warmup_epochs", "step_epochs", "gamma", "weight_decay", "seed",
-      "shuffle", "normalize", "input_scale", NULL}},
+      "shuffle", "normalize", "input_scale", "shuffle_window", NULL}},
     {"conv", {"filters", "size", "stride", "pad", "activation", "slope", "alpha", NULL}},
     {"maxpool", {"size", "stride", "pad", NULL}},
     {"avgpool", {"size", "stride", "pad", NULL}},

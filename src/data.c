@@ -107,6 +107,14 @@ jc_code data_open(const char *path, jc_shape shape, int n_classes, MPI_Comm comm
     H5Pclose(dapl);
     if (d->images < 0) rc = h5io_fail(err, JC_ERR_DATA, "%s: cannot open dataset /images", path);
   }
+  d->chunk_rows = 1;
+  if (rc == JC_OK) {
+    hid_t dcpl = H5Dget_create_plist(d->images);
+    hsize_t cdims[4];
+    if (dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_chunk(dcpl, 4, cdims) > 0 && cdims[0] > 0)
+      d->chunk_rows = (size_t)cdims[0];
+    if (dcpl >= 0) H5Pclose(dcpl);
+  }
   if (rc == JC_OK) {
     extra_scan s = {d->file, d->n, d};
     H5Literate(d->file, H5_INDEX_NAME, H5_ITER_INC, NULL, scan_extra, &s);
@@ -158,6 +166,20 @@ jc_code data_read(jc_data *d, size_t start, size_t count, float *x, jc_err *err)
   return JC_OK;
 }
 
+jc_code data_set_cache(jc_data *d, size_t chunks, jc_err *err) {
+  size_t bytes = (chunks + 1) * d->chunk_rows * shape_size(d->shape) * sizeof(float);
+  hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
+  if (dapl < 0 || H5Pset_chunk_cache(dapl, 100 * (chunks + 1) + 1, bytes, 1.0) < 0) {
+    if (dapl >= 0) H5Pclose(dapl);
+    return h5io_fail(err, JC_ERR_RUNTIME, "%s: cannot set the chunk cache of /images", d->path);
+  }
+  if (d->images >= 0) H5Dclose(d->images);
+  d->images = H5Dopen2(d->file, "images", dapl);
+  H5Pclose(dapl);
+  if (d->images < 0) return h5io_fail(err, JC_ERR_DATA, "%s: cannot reopen dataset /images", d->path);
+  return JC_OK;
+}
+
 void data_close(jc_data **dp) {
   if (!dp || !*dp) return;
   jc_data *d = *dp;
@@ -172,17 +194,21 @@ void data_close(jc_data **dp) {
 }
 
 /* ---- the plan ---- */
-jc_code plan_create(size_t n_samples, size_t micro_batch, size_t batch, jc_plan **out, jc_err *err) {
+jc_code plan_create(size_t n_samples, size_t micro_batch, size_t batch, size_t chunk_rows, size_t window_chunks,
+                    jc_plan **out, jc_err *err) {
   jc_plan *p = jc_calloc(1, sizeof *p, err);
   if (!p) return JC_ERR_NOMEM;
   p->n_samples = n_samples;
   p->micro = micro_batch;
+  p->blocks_per_chunk = chunk_rows > micro_batch ? chunk_rows / micro_batch : 1;
+  p->window_chunks = window_chunks > 0 ? window_chunks : 1;
   p->n_blocks = (n_samples + micro_batch - 1) / micro_batch;
   p->blocks_per_batch = batch / micro_batch;
   p->n_steps = (p->n_blocks + p->blocks_per_batch - 1) / p->blocks_per_batch;
   p->order = jc_malloc(p->n_blocks * sizeof *p->order, err);
-  if (!p->order) {
-    free(p);
+  p->groups = jc_malloc(p->n_blocks * sizeof *p->groups, err);
+  if (!p->order || !p->groups) {
+    plan_free(&p);
     return JC_ERR_NOMEM;
   }
   for (size_t b = 0; b < p->n_blocks; b++) p->order[b] = b;
@@ -193,21 +219,41 @@ jc_code plan_create(size_t n_samples, size_t micro_batch, size_t batch, jc_plan 
 void plan_free(jc_plan **p) {
   if (!p || !*p) return;
   free((*p)->order);
+  free((*p)->groups);
   free(*p);
   *p = NULL;
 }
 
-void plan_epoch(jc_plan *p, uint64_t seed, int64_t epoch, int shuffle) {
-  for (size_t b = 0; b < p->n_blocks; b++) p->order[b] = b;
-  if (!shuffle) return;
-  /* Fisher-Yates with a counter-based stream keyed by (seed, epoch). */
-  jc_rng r = rng_stream(seed ^ rng_mix(0x5eedULL + (uint64_t)epoch));
-  for (size_t i = p->n_blocks; i > 1; i--) {
-    size_t j = (size_t)(rng_uniform(&r) * (double)i);
+/* Fisher-Yates shuffle of v[0..n) from stream r. */
+static void shuffle(size_t *v, size_t n, jc_rng *r) {
+  for (size_t i = n; i > 1; i--) {
+    size_t j = (size_t)(rng_uniform(r) * (double)i);
     if (j >= i) j = i - 1;
-    size_t t = p->order[i - 1];
-    p->order[i - 1] = p->order[j];
-    p->order[j] = t;
+    size_t t = v[i - 1];
+    v[i - 1] = v[j];
+    v[j] = t;
+  }
+}
+
+void plan_epoch(jc_plan *p, uint64_t seed, int64_t epoch, int shuffle_on) {
+  for (size_t b = 0; b < p->n_blocks; b++) p->order[b] = b;
+  if (!shuffle_on) return;
+  jc_rng r = rng_stream(seed ^ rng_mix(0x5eedULL + (uint64_t)epoch));
+  /* 1. Permute the chunk groups. */
+  const size_t g = p->blocks_per_chunk, n_groups = (p->n_blocks + g - 1) / g;
+  size_t *groups = p->groups;
+  for (size_t i = 0; i < n_groups; i++) groups[i] = i;
+  shuffle(groups, n_groups, &r);
+  /* 2. Lay the groups out in that order and permute the blocks inside each window of
+   * window_chunks consecutive groups (windows follow group boundaries: the last group of
+   * the file may be short). */
+  size_t pos = 0, window_start = 0;
+  for (size_t i = 0; i < n_groups; i++) {
+    for (size_t b = groups[i] * g; b < (groups[i] + 1) * g && b < p->n_blocks; b++) p->order[pos++] = b;
+    if ((i + 1) % p->window_chunks == 0 || i + 1 == n_groups) {
+      shuffle(p->order + window_start, pos - window_start, &r);
+      window_start = pos;
+    }
   }
 }
 

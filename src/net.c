@@ -90,6 +90,7 @@ static jc_code parse_hparams(const jc_section *s, jc_hparams *hp, jc_err *err) {
   JC_TRY(cfg_enum(s, "normalize", "none", NORMALIZE, &e, err));
   hp->normalize = (jc_normalize)e;
   JC_TRY(cfg_float(s, "input_scale", 1.0, 1e-30, 1e30, &hp->input_scale, err));
+  JC_TRY(cfg_int(s, "shuffle_window", 8192, 1, 1L << 30, &hp->shuffle_window, err));
   return JC_OK;
 }
 

@@ -269,7 +269,12 @@ static jc_code trainer_init(trainer *t, jc_err *err) {
   const jc_hparams *hp = &net->hp;
   JC_TRY(data_open(t->opts->train_path, hp->input, net->n_classes, t->comm, &t->train, err));
   if (t->opts->val_path) JC_TRY(data_open(t->opts->val_path, hp->input, net->n_classes, t->comm, &t->val, err));
-  JC_TRY(plan_create(t->train->n, (size_t)hp->micro_batch, (size_t)hp->batch, &t->plan, err));
+  /* Shuffle window in whole chunks; the chunk cache holds one window. */
+  size_t window = (size_t)hp->shuffle_window / t->train->chunk_rows;
+  if (window < 1) window = 1;
+  JC_TRY(data_set_cache(t->train, window, err));
+  JC_TRY(plan_create(t->train->n, (size_t)hp->micro_batch, (size_t)hp->batch, t->train->chunk_rows, window, &t->plan,
+                     err));
   t->max_local = (int)((t->plan->blocks_per_batch + (size_t)t->size - 1) / (size_t)t->size);
   t->row_len = net->n_params + N_STATS;
   t->n_threads = omp_get_max_threads();

@@ -15,3 +15,7 @@ jetcnn_test(core_rank_invariance 300
 jetcnn_test(core_train_predict 300
   ${JETCNN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_train_predict.py --jetcnn ${JETCNN_BIN}
   --mpiexec ${MPIEXEC_EXECUTABLE} --config ${CMAKE_SOURCE_DIR}/configs/deeptop.cfg --workdir ${CORE_TEST_DIR}/e2e)
+
+# The sample plan: every jet once per epoch for any P, order from (seed, epoch) only.
+jetcnn_unit_test(test_plan)
+jetcnn_test(core_plan 60 $<TARGET_FILE:test_plan>)

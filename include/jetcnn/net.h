@@ -37,6 +37,7 @@ typedef struct {
   int shuffle;             /* 1: new block order every epoch */
   jc_normalize normalize;  /* per-image normalisation before input_scale */
   double input_scale;      /* pixels are multiplied by this (after normalize) */
+  long shuffle_window;     /* jets shuffled together (rounded to whole HDF5 chunks); bounds I/O memory */
 } jc_hparams;
 
 typedef struct {
