@@ -71,7 +71,7 @@ typedef struct {
   float *d0, *d1; /* ping-pong gradient buffers, max activation size */
   float *scratch;
   float *dlogits;
-  double *prof;   /* NULL, or 2 * n_layers seconds: += forward, backward time of layer i */
+  double *prof;   /* NULL, or 2 * n_layers: += thread CPU seconds of layer i forward, backward */
 } jc_net_ws;
 
 jc_net_ws *net_ws_create(const jc_net *net, int max_n, jc_err *err);

@@ -2,7 +2,15 @@
  *
  * O = floor((I + P_lo + P_hi - F) / S) + 1 per dimension. `pad = same` gives O = ceil(I/S);
  * when the total padding it needs is odd the extra row/column goes at the bottom/right
- * (as Keras and PyTorch do). Implemented per sample as im2col + sgemm.
+ * (as Keras and PyTorch do).
+ *
+ * Two implementations, chosen once at init:
+ *  - stride 1, at most 16 filters and padding < F on every side: direct correlation on a zero-padded "grid"
+ *    (see corr_geom), vectorised over output pixels with register tiles of filters x pixels;
+ *    backward computes dW with the same tiling and dX as a correlation of the padded dy with
+ *    the flipped, transposed kernel. No GEMM, no im2col.
+ *  - otherwise, per sample im2col + sgemm.
+ * Both are plain loops in a fixed order: the same bits whichever thread runs a micro-batch.
  */
 #include <cblas.h>
 #include <stdlib.h>
@@ -10,10 +18,153 @@
 
 #include "jetcnn/layer.h"
 
+/* Let the compiler fuse a*b+c into FMA in the vector kernels below (never -ffast-math:
+ * contraction is decided at compile time, so results stay the same run after run). */
+#pragma GCC optimize("fp-contract=fast")
+
+/* A correlation computed on a zero-padded grid: the image sits at (top, left) of a grid
+ * wg columns wide, and output (oy, ox) is the dot product of the kernel with the grid at
+ * (oy, ox). Computing the output for all wg columns of every output row (columns >= Wo are
+ * discarded) makes output q = oy*wg + ox read the grid at q + fy*wg + fx: one flat index
+ * per tap, so any run of outputs is a run of contiguous grid values. */
+typedef struct {
+  int hg, wg;        /* grid rows and columns */
+  int top, left;     /* image position in the grid */
+  int ho;            /* output rows (output columns: wg - F + 1, of which Wo are kept) */
+  size_t nq;         /* outputs computed per channel: ho * wg rounded up to whole vectors */
+  size_t plane;      /* floats per grid plane: every tap of every computed output is inside */
+} corr_geom;
+
 typedef struct {
   int k, f, s;
   int pad_top, pad_left; /* the bottom/right padding follows from the output size */
+  int direct;            /* 1: direct correlation (fwd: x on grid g; dX: dy on grid gt) */
+  corr_geom g, gt;
 } conv_cfg;
+
+enum { VL = 16 }; /* floats per vector (one AVX-512 register; two AVX2, four SSE) */
+typedef float vf __attribute__((vector_size(VL * sizeof(float))));
+
+static inline vf vload(const float *p) {
+  vf v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+static inline vf vsplat(float s) { return s - (vf){0}; }
+
+static inline float vsum(vf v) {
+  float s = 0.0f;
+  for (int j = 0; j < VL; j++) s += v[j];
+  return s;
+}
+
+static corr_geom corr_geom_make(int hg, int wg, int top, int left, int f) {
+  corr_geom g = {hg, wg, top, left, hg - f + 1, 0, 0};
+  g.nq = ((size_t)g.ho * (size_t)wg + VL - 1) / VL * VL;
+  size_t need = g.nq + (size_t)(f - 1) * (size_t)wg + (size_t)(f - 1), grid = (size_t)hg * (size_t)wg;
+  g.plane = ((need > grid ? need : grid) + VL - 1) / VL * VL;
+  return g;
+}
+
+/* Copy img (C, h, w) into the interior of C grid planes (borders untouched: zeroed once). */
+static void to_grid(const float *img, int C, int h, int w, const corr_geom *g, float *grid) {
+  for (int c = 0; c < C; c++)
+    for (int y = 0; y < h; y++)
+      memcpy(grid + (size_t)c * g->plane + (size_t)(y + g->top) * g->wg + g->left, img + ((size_t)c * h + y) * w,
+             (size_t)w * sizeof *grid);
+}
+
+/* One register tile of the correlation: KB filters x NB vectors of outputs from q0.
+ * grid (C, plane), w (KB rows of cff = C*F*F, row stride cff) -> out (KB, nq) */
+static inline __attribute__((always_inline)) void corr_tile(const float *grid, const corr_geom *g, int C, int F,
+                                                            const float *w, int cff, float *out, size_t q0,
+                                                            const int KB, const int NB) {
+  vf acc[8][3];
+  for (int k = 0; k < KB; k++)
+    for (int b = 0; b < NB; b++) acc[k][b] = (vf){0};
+  for (int c = 0; c < C; c++)
+    for (int fy = 0; fy < F; fy++) {
+      const float *xr = grid + (size_t)c * g->plane + (size_t)fy * g->wg + q0;
+      const float *wr = w + (size_t)(c * F + fy) * F;
+      for (int fx = 0; fx < F; fx++) {
+        vf xv[3];
+        for (int b = 0; b < NB; b++) xv[b] = vload(xr + fx + b * VL);
+        for (int k = 0; k < KB; k++) {
+          vf wv = vsplat(wr[(size_t)k * cff + fx]);
+          for (int b = 0; b < NB; b++) acc[k][b] += wv * xv[b];
+        }
+      }
+    }
+  for (int k = 0; k < KB; k++)
+    for (int b = 0; b < NB; b++) memcpy(out + (size_t)k * g->nq + q0 + (size_t)b * VL, &acc[k][b], sizeof(vf));
+}
+
+/* KB filters over all outputs: tiles of 3 vectors, then the 1-2 left. */
+static inline __attribute__((always_inline)) void corr_rows(const float *grid, const corr_geom *g, int C, int F,
+                                                            const float *w, int cff, float *out, const int KB) {
+  size_t q = 0;
+  for (; q + 3 * VL <= g->nq; q += 3 * VL) corr_tile(grid, g, C, F, w, cff, out, q, KB, 3);
+  if (q + 2 * VL <= g->nq) corr_tile(grid, g, C, F, w, cff, out, q, KB, 2);
+  else if (q + VL <= g->nq) corr_tile(grid, g, C, F, w, cff, out, q, KB, 1);
+}
+
+/* out (K, nq) = correlation of grid (C planes) with w (K, C, F, F) */
+static void corr_forward(const float *grid, const corr_geom *g, int C, int K, int F, const float *w, float *out) {
+  const int cff = C * F * F;
+  int k = 0;
+  for (; k + 8 <= K; k += 8) corr_rows(grid, g, C, F, w + (size_t)k * cff, cff, out + (size_t)k * g->nq, 8);
+  for (; k + 4 <= K; k += 4) corr_rows(grid, g, C, F, w + (size_t)k * cff, cff, out + (size_t)k * g->nq, 4);
+  for (; k < K; k++) corr_rows(grid, g, C, F, w + (size_t)k * cff, cff, out + (size_t)k * g->nq, 1);
+}
+
+/* dW tile: KB filters x FB taps fx0.. of row fy of channel c, summed over all outputs into
+ * per-lane partial sums dwv (K, cff, VL) (reduced once per micro-batch by corr_dw_finish).
+ * dyg (K, nq) is dy on the grid with zeros in the discarded columns and the tail. */
+static inline __attribute__((always_inline)) void corr_dw_tile(const float *grid, const corr_geom *g, int F,
+                                                               const float *dyg, int c, int fy, int fx0, float *dwv,
+                                                               int cff, const int KB, const int FB) {
+  vf acc[8][4];
+  const size_t tap0 = (size_t)(c * F + fy) * F + fx0;
+  for (int k = 0; k < KB; k++)
+    for (int j = 0; j < FB; j++) acc[k][j] = vload(dwv + ((size_t)k * cff + tap0 + j) * VL);
+  const float *xr = grid + (size_t)c * g->plane + (size_t)fy * g->wg + fx0;
+  for (size_t q = 0; q < g->nq; q += VL) {
+    vf xv[4];
+    for (int j = 0; j < FB; j++) xv[j] = vload(xr + q + j);
+    for (int k = 0; k < KB; k++) {
+      vf d = vload(dyg + (size_t)k * g->nq + q);
+      for (int j = 0; j < FB; j++) acc[k][j] += d * xv[j];
+    }
+  }
+  for (int k = 0; k < KB; k++)
+    for (int j = 0; j < FB; j++) memcpy(dwv + ((size_t)k * cff + tap0 + j) * VL, &acc[k][j], sizeof(vf));
+}
+
+/* KB filters: every channel, kernel row and tap, in chunks of FB taps. */
+static inline __attribute__((always_inline)) void corr_dw_rows(const float *grid, const corr_geom *g, int C, int F,
+                                                               const float *dyg, float *dwv, int cff, const int KB,
+                                                               const int FB) {
+  for (int c = 0; c < C; c++)
+    for (int fy = 0; fy < F; fy++) {
+      int fx = 0;
+      for (; fx + FB <= F; fx += FB) corr_dw_tile(grid, g, F, dyg, c, fy, fx, dwv, cff, KB, FB);
+      for (; fx < F; fx++) corr_dw_tile(grid, g, F, dyg, c, fy, fx, dwv, cff, KB, 1);
+    }
+}
+
+/* dwv (K, cff, VL) += per-lane sums over outputs of dyg (K, nq) times the grid (C planes) */
+static void corr_dw(const float *grid, const corr_geom *g, int C, int K, int F, const float *dyg, float *dwv) {
+  const int cff = C * F * F;
+  const size_t kv = (size_t)cff * VL;
+  int k = 0;
+  if (F >= 4) {
+    for (; k + 4 <= K; k += 4) corr_dw_rows(grid, g, C, F, dyg + (size_t)k * g->nq, dwv + (size_t)k * kv, cff, 4, 4);
+  } else {
+    for (; k + 8 <= K; k += 8) corr_dw_rows(grid, g, C, F, dyg + (size_t)k * g->nq, dwv + (size_t)k * kv, cff, 8, 3);
+  }
+  for (; k < K; k++) corr_dw_rows(grid, g, C, F, dyg + (size_t)k * g->nq, dwv + (size_t)k * kv, cff, 1, 1);
+}
 
 /* One padding choice per dimension: input I, kernel F, stride S. */
 static int same_pad_total(int in, int f, int s) {
@@ -52,8 +203,23 @@ static jc_code conv_init(jc_layer *l, const jc_section *sec, jc_err *err) {
                    l->path, cfg_line(sec, "size"), f, f, l->in.h, l->in.w, ph_total, pw_total);
   conv_cfg *c = malloc(sizeof *c);
   if (!c) return jc_fail(err, JC_ERR_NOMEM, "out of memory");
-  *c = (conv_cfg){(int)k, (int)f, (int)s, pt, pl};
+  *c = (conv_cfg){(int)k, (int)f, (int)s, pt, pl, 0, {0}, {0}};
   l->cfg = c;
+  int pb = ph_total - pt, pr = pw_total - pl;
+  /* Direct only for few filters: with K >= 32 a GEMM's tiles are full and it is faster
+   * (measured on both configs: bench/README.md). */
+  c->direct = s == 1 && k <= 16 && pt < f && pl < f && pb < f && pr < f;
+  if (c->direct) {
+    int F = (int)f, C = l->in.c, K = (int)k;
+    size_t cff = (size_t)C * (size_t)(F * F);
+    c->g = corr_geom_make(l->in.h + ph_total, l->in.w + pw_total, pt, pl, F);
+    /* dX: dy sits at (F-1-pt, F-1-pl) of an (H+F-1) x (W+F-1) grid; correlating with the
+     * flipped kernel gives dx (H, W). */
+    c->gt = corr_geom_make(l->in.h + F - 1, l->in.w + F - 1, F - 1 - pt, F - 1 - pl, F);
+    size_t fwd = (size_t)C * c->g.plane + (size_t)K * c->g.nq;
+    size_t bwd = fwd + (size_t)K * c->gt.plane + (size_t)C * c->gt.nq + (size_t)K * cff * (1 + VL);
+    l->ws_fixed = bwd > fwd ? bwd : fwd;
+  }
   l->out = (jc_shape){(int)k, ho, wo};
   size_t cff = (size_t)l->in.c * (size_t)(f * f);
   l->n_kernel = (size_t)k * cff;
@@ -63,7 +229,7 @@ static jc_code conv_init(jc_layer *l, const jc_section *sec, jc_err *err) {
   l->kernel_shape[1] = l->in.c;
   l->kernel_shape[2] = l->kernel_shape[3] = (int)f;
   l->fan_in = cff;
-  l->ws_fixed = cff * (size_t)ho * (size_t)wo; /* one sample's column matrix */
+  if (!c->direct) l->ws_fixed = cff * (size_t)ho * (size_t)wo; /* one sample's column matrix */
   l->ws_per_sample = 0;
   l->flops = 2.0 * (double)cff * (double)k * ho * wo;
   snprintf(l->label, sizeof l->label, "%ldx%ld/%ld", f, f, s);
@@ -114,6 +280,73 @@ static void col2im(const float *cols, int C, int H, int W, int F, int S, int pt,
       }
 }
 
+/* Direct path. x (n,C,H,W), w (K,C,F,F), b (K) -> y (n,K,Ho,Wo) */
+static void conv_forward_direct(const jc_layer *l, const float *w, const float *b, const float *x, float *y, int n,
+                                float *ws) {
+  const conv_cfg *c = l->cfg;
+  const corr_geom *g = &c->g;
+  int C = l->in.c, K = c->k, Ho = l->out.h, Wo = l->out.w;
+  float *grid = ws, *out = grid + (size_t)C * g->plane;
+  memset(grid, 0, (size_t)C * g->plane * sizeof *grid);
+  for (int i = 0; i < n; i++) {
+    to_grid(x + (size_t)i * shape_size(l->in), C, l->in.h, l->in.w, g, grid);
+    corr_forward(grid, g, C, K, c->f, w, out);
+    float *yi = y + (size_t)i * shape_size(l->out);
+    for (int k = 0; k < K; k++)
+      for (int oy = 0; oy < Ho; oy++) {
+        const float *src = out + (size_t)k * g->nq + (size_t)oy * g->wg;
+        float *dst = yi + ((size_t)k * Ho + oy) * Wo;
+        for (int ox = 0; ox < Wo; ox++) dst[ox] = src[ox] + b[k];
+      }
+  }
+}
+
+/* Direct path backward: dw += sum_i dy_i (x) x_i, db += sum dy, dx = dy (*) flipped w. */
+static void conv_backward_direct(const jc_layer *l, const float *w, const float *x, const float *dy, float *dx,
+                                 float *dw, float *db, int n, float *ws) {
+  const conv_cfg *c = l->cfg;
+  const corr_geom *g = &c->g, *gt = &c->gt;
+  int C = l->in.c, H = l->in.h, W = l->in.w, K = c->k, F = c->f, Ho = l->out.h, Wo = l->out.w;
+  float *grid = ws, *dyg = grid + (size_t)C * g->plane, *dgrid = dyg + (size_t)K * g->nq;
+  float *dxg = dgrid + (size_t)K * gt->plane, *wt = dxg + (size_t)C * gt->nq;
+  const size_t n_w = (size_t)K * (size_t)C * (size_t)(F * F);
+  float *dwv = wt + n_w;
+  memset(grid, 0, (size_t)C * g->plane * sizeof *grid);
+  memset(dyg, 0, (size_t)K * g->nq * sizeof *dyg);
+  memset(dwv, 0, n_w * VL * sizeof *dwv);
+  if (dx) {
+    memset(dgrid, 0, (size_t)K * gt->plane * sizeof *dgrid);
+    /* wt (C, K, F, F): wt[c][k][a][b] = w[k][c][F-1-a][F-1-b] */
+    for (int k = 0; k < K; k++)
+      for (int ci = 0; ci < C; ci++)
+        for (int a = 0; a < F * F; a++)
+          wt[((size_t)ci * K + k) * F * F + a] = w[((size_t)k * C + ci) * F * F + (size_t)(F * F - 1 - a)];
+  }
+  /* dy on the forward grid: Wo columns of each wg-wide row, zeros elsewhere. */
+  corr_geom gy = *g;
+  gy.top = gy.left = 0;
+  gy.plane = g->nq;
+  for (int i = 0; i < n; i++) {
+    const float *dyi = dy + (size_t)i * shape_size(l->out);
+    for (int k = 0; k < K; k++) {
+      float s = 0.0f;
+      for (int p = 0; p < Ho * Wo; p++) s += dyi[(size_t)k * Ho * Wo + p];
+      db[k] += s;
+    }
+    to_grid(x + (size_t)i * shape_size(l->in), C, H, W, g, grid);
+    to_grid(dyi, K, Ho, Wo, &gy, dyg);
+    corr_dw(grid, g, C, K, F, dyg, dwv);
+    if (!dx) continue;
+    to_grid(dyi, K, Ho, Wo, gt, dgrid);
+    corr_forward(dgrid, gt, K, C, F, wt, dxg);
+    float *dxi = dx + (size_t)i * shape_size(l->in);
+    for (int ci = 0; ci < C; ci++)
+      for (int y = 0; y < H; y++)
+        memcpy(dxi + ((size_t)ci * H + y) * W, dxg + (size_t)ci * gt->nq + (size_t)y * gt->wg, (size_t)W * sizeof *dxi);
+  }
+  for (size_t j = 0; j < n_w; j++) dw[j] += vsum(vload(dwv + j * VL));
+}
+
 /* x (n,C,H,W), w (K,C,F,F), b (K) -> y (n,K,Ho,Wo) */
 static void conv_forward(const jc_layer *l, const float *params, const float *x, float *y, int n,
                          const jc_ctx *ctx) {
@@ -122,6 +355,10 @@ static void conv_forward(const jc_layer *l, const float *params, const float *x,
   int C = l->in.c, H = l->in.h, W = l->in.w, K = c->k, Ho = l->out.h, Wo = l->out.w;
   int cff = C * c->f * c->f, hw = Ho * Wo;
   float *cols = ctx->ws;
+  if (c->direct) {
+    conv_forward_direct(l, w, b, x, y, n, ctx->ws);
+    return;
+  }
   for (int i = 0; i < n; i++) {
     const float *xi = x + (size_t)i * shape_size(l->in);
     float *yi = y + (size_t)i * shape_size(l->out);
@@ -145,6 +382,10 @@ static void conv_backward(const jc_layer *l, const float *params, const float *x
   int cff = C * c->f * c->f, hw = Ho * Wo;
   int direct = c->f == 1 && c->s == 1 && c->pad_top == 0 && c->pad_left == 0;
   float *cols = ctx->ws;
+  if (c->direct) {
+    conv_backward_direct(l, w, x, dy, dx, dw, db, n, ctx->ws);
+    return;
+  }
   for (int i = 0; i < n; i++) {
     const float *xi = x + (size_t)i * shape_size(l->in);
     const float *dyi = dy + (size_t)i * shape_size(l->out);

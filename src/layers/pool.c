@@ -59,6 +59,34 @@ static int window_argmax(const float *plane, int H, int W, const pool_cfg *c, in
   return best;
 }
 
+/* The common 2x2 window, stride 2, no padding, with window_argmax's rules (first maximum in
+ * row-major order wins, the first NaN propagates) written as selects, not branches: on
+ * real data the branches are unpredictable. v replaces the best so far when takes(). */
+static inline int takes(float v, float bv) { return v > bv || (v != v && bv == bv); }
+
+/* One output row: y[ox] = max of x rows r0, r1 at columns 2ox, 2ox+1; arg[ox] its index
+ * relative to r0 (0, 1, W, W+1) when arg is not NULL. */
+static inline void maxpool_row_2x2(const float *r0, int W, int Wo, float *y, int *arg) {
+  const float *r1 = r0 + W;
+  for (int ox = 0; ox < Wo; ox++) {
+    float m = r0[2 * ox], v;
+    int a = 2 * ox;
+    v = r0[2 * ox + 1];
+    a = takes(v, m) ? 2 * ox + 1 : a;
+    m = takes(v, m) ? v : m;
+    v = r1[2 * ox];
+    a = takes(v, m) ? W + 2 * ox : a;
+    m = takes(v, m) ? v : m;
+    v = r1[2 * ox + 1];
+    a = takes(v, m) ? W + 2 * ox + 1 : a;
+    m = takes(v, m) ? v : m;
+    if (y) y[ox] = m;
+    if (arg) arg[ox] = a;
+  }
+}
+
+static int is_2x2(const pool_cfg *c) { return c->f == 2 && c->s == 2 && c->p == 0; }
+
 /* x (n,C,H,W) -> y (n,C,Ho,Wo) */
 static void maxpool_forward(const jc_layer *l, const float *params, const float *x, float *y, int n,
                             const jc_ctx *ctx) {
@@ -68,6 +96,10 @@ static void maxpool_forward(const jc_layer *l, const float *params, const float 
   for (int q = 0; q < planes; q++) {
     const float *xp = x + (size_t)q * H * W;
     float *yp = y + (size_t)q * Ho * Wo;
+    if (is_2x2(c)) {
+      for (int oy = 0; oy < Ho; oy++) maxpool_row_2x2(xp + (size_t)2 * oy * W, W, Wo, yp + (size_t)oy * Wo, NULL);
+      continue;
+    }
     for (int oy = 0; oy < Ho; oy++)
       for (int ox = 0; ox < Wo; ox++) {
         int a = window_argmax(xp, H, W, c, oy, ox);
@@ -87,6 +119,15 @@ static void maxpool_backward(const jc_layer *l, const float *params, const float
     const float *xp = x + (size_t)q * H * W;
     const float *dyp = dy + (size_t)q * Ho * Wo;
     float *dxp = dx + (size_t)q * H * W;
+    if (is_2x2(c)) {
+      int arg[Wo]; /* Wo <= 2048 floats of stack for any image that fits a net */
+      for (int oy = 0; oy < Ho; oy++) {
+        const size_t r0 = (size_t)2 * oy * W;
+        maxpool_row_2x2(xp + r0, W, Wo, NULL, arg);
+        for (int ox = 0; ox < Wo; ox++) dxp[r0 + (size_t)arg[ox]] = dyp[oy * Wo + ox];
+      }
+      continue;
+    }
     for (int oy = 0; oy < Ho; oy++)
       for (int ox = 0; ox < Wo; ox++) {
         int a = window_argmax(xp, H, W, c, oy, ox);
