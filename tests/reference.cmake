@@ -3,6 +3,11 @@
 set(REFERENCE_TEST_DIR ${CMAKE_CURRENT_BINARY_DIR}/reference)
 file(MAKE_DIRECTORY ${REFERENCE_TEST_DIR})
 
+# Central finite differences of every layer kind and both losses (C, float32 forward,
+# double accumulation); each check also proves it fails on a perturbed gradient.
+jetcnn_unit_test(test_gradcheck)
+jetcnn_test(reference_gradcheck 60 $<TARGET_FILE:test_gradcheck>)
+
 # Driver that runs jetcnn's layers on cases written by the Python scripts.
 jetcnn_unit_test(jc_reference)
 
