@@ -12,7 +12,8 @@
   reference_torch.py train --jetcnn JETCNN --configs DIR --workdir DIR
       5 training steps of configs/lecture.cfg and configs/deeptop.cfg with SGD+momentum and
       with Adam: `jetcnn train --init` from the torch initial weights ends with torch's
-      weights.
+      weights; also Nesterov, AdamW, weight decay, several micro-batches per step and
+      normalize = sum.
 
 Relative error of a layer's output or gradient: max|jetcnn - torch| / max|torch| < 1e-4;
 of trained weights: ||jetcnn - torch||_2 / ||torch||_2 < 1e-4 per tensor (see norm_err), and
@@ -462,15 +463,22 @@ def write_checkpoint(path, text, weights):
             f[f"weights/layer{idx:02d}/bias"] = b
 
 
-def torch_train(tn, weights, x, labels, batch, steps, optimizer, lr, momentum):
+def torch_train(tn, weights, x, labels, batch, steps, run):
+    """`steps` steps of mean-loss training in float64 with torch.optim, as run describes."""
     ws = {i: (torch.tensor(k, dtype=torch.float64, requires_grad=True),
               torch.tensor(b, dtype=torch.float64, requires_grad=True)) for i, (k, b) in weights.items()}
     params = [p for kb in ws.values() for p in kb]
-    if optimizer == "momentum":
-        opt = torch.optim.SGD(params, lr=lr, momentum=momentum)
-    else:
-        opt = torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=1e-8)
+    lr, wd = run["lr"], run.get("wd", 0.0)
+    opt = {
+        "momentum": lambda: torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=wd),
+        "nesterov": lambda: torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=wd),
+        "adam": lambda: torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=wd),
+        "adamw": lambda: torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=wd),
+    }[run["optimizer"]]()
     xt, yt = torch.tensor(x, dtype=torch.float64), torch.tensor(labels, dtype=torch.long)
+    if run.get("normalize") == "sum":  # each image divided by its pixel sum
+        xt = xt / xt.sum(dim=(1, 2, 3), keepdim=True)
+    xt = xt * run.get("input_scale", 1.0)
     for s in range(steps):
         opt.zero_grad()
         loss = tn.loss(tn.logits(xt[s * batch:(s + 1) * batch], ws), yt[s * batch:(s + 1) * batch])
@@ -482,37 +490,54 @@ def torch_train(tn, weights, x, labels, batch, steps, optimizer, lr, momentum):
 def cmd_train(a):
     os.makedirs(a.workdir, exist_ok=True)
     batch, steps = 32, 5
-    runs = [("lecture", "momentum", 0.05), ("lecture", "adam", 1e-3), ("deeptop", "momentum", 0.05),
-            ("deeptop", "adam", 1e-3)]
-    for cfg_name, optimizer, lr in runs:
-        tag = f"{cfg_name}_{optimizer}"
+    # The four required runs, then the other optimizers, weight decay, several
+    # micro-batches per step and per-image normalisation.
+    runs = [dict(cfg="lecture", optimizer="momentum", lr=0.05), dict(cfg="lecture", optimizer="adam", lr=1e-3),
+            dict(cfg="deeptop", optimizer="momentum", lr=0.05), dict(cfg="deeptop", optimizer="adam", lr=1e-3),
+            dict(cfg="deeptop", optimizer="nesterov", lr=0.05, wd=1e-3, micro=8),
+            # input_scale = H*W keeps the pixels O(1): with sums of 1 (pixels ~6e-4) the conv
+            # outputs before max pooling are so nearly tied that float32 rounding (torch's
+            # too) picks other maxima than float64, and Adam magnifies the first layer's
+            # resulting gradient noise to ~1e-3 of its update.
+            dict(cfg="deeptop", optimizer="adamw", lr=1e-3, wd=0.05, micro=16, normalize="sum", input_scale=1600),
+            dict(cfg="lecture", optimizer="adam", lr=1e-3, wd=1e-3, micro=4)]
+    data_files = {}
+    for run in runs:
+        cfg_name, optimizer, lr = run["cfg"], run["optimizer"], run["lr"]
+        micro = run.get("micro", batch)
+        tag = f"{cfg_name}_{optimizer}" + (f"_micro{micro}" if micro != batch else "")
         cfg_path = os.path.join(a.configs, f"{cfg_name}.cfg")
         text = open(cfg_path).read()
         tn = TorchNet(text)
         c, h, w = tn.shape
         classes = 2 if tn.head == "sigmoid" else tn.n_logits
         data = os.path.join(a.workdir, f"{cfg_name}.h5")
-        subprocess.run([sys.executable, os.path.join(HERE, "tools", "toy_data.py"), data, "--n", str(batch * steps),
-                        "--shape", f"{h}x{w}x{c}", "--classes", str(classes), "--seed", "7"], check=True)
-        with h5py.File(data, "r") as f:
-            images, labels = f["images"][()], f["labels"][()]
-        x = images.transpose(0, 3, 1, 2) if images.ndim == 4 else images[:, None]  # channels-last -> NCHW
+        if data not in data_files:
+            subprocess.run([sys.executable, os.path.join(HERE, "tools", "toy_data.py"), data, "--n",
+                            str(batch * steps), "--shape", f"{h}x{w}x{c}", "--classes", str(classes), "--seed", "7"],
+                           check=True)
+            with h5py.File(data, "r") as f:
+                images, labels = f["images"][()], f["labels"][()]
+            data_files[data] = (images.transpose(0, 3, 1, 2) if images.ndim == 4 else images[:, None], labels)
+        x, labels = data_files[data]  # NCHW (the file is channels-last)
         w0 = tn.init_weights(np.random.default_rng(11))
         ckpt = os.path.join(a.workdir, f"{tag}_init.h5")
         write_checkpoint(ckpt, text, w0)
-        run = os.path.join(a.workdir, tag)
-        cmd = [a.jetcnn, "train", cfg_path, "--train", data, "--out", run, "--init", ckpt, "--force"]
-        for kv in ("epochs=1", "shuffle=0", "normalize=none", "input_scale=1", f"batch={batch}",
-                   f"optimizer={optimizer}", f"learning_rate={lr}", "momentum=0.9", "beta1=0.9", "beta2=0.999",
-                   "epsilon=1e-8", "weight_decay=0", "schedule=constant", "warmup_epochs=0"):
+        out = os.path.join(a.workdir, tag)
+        cmd = [a.jetcnn, "train", cfg_path, "--train", data, "--out", out, "--init", ckpt, "--force"]
+        for kv in ("epochs=1", "shuffle=0", f"normalize={run.get('normalize', 'none')}",
+                   f"input_scale={run.get('input_scale', 1)}",
+                   f"batch={batch}", f"micro_batch={micro}", f"optimizer={optimizer}", f"learning_rate={lr}",
+                   "momentum=0.9", "beta1=0.9", "beta2=0.999", "epsilon=1e-8", f"weight_decay={run.get('wd', 0)}",
+                   "schedule=constant", "warmup_epochs=0"):
             cmd += ["--set", kv]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if not check(r.returncode == 0, f"{tag}: jetcnn train exits 0 (got {r.returncode}: {r.stderr.strip()[-500:]})"):
             continue
-        with h5py.File(os.path.join(run, "checkpoint.h5"), "r") as f:
+        with h5py.File(os.path.join(out, "checkpoint.h5"), "r") as f:
             got = {i: (f[f"weights/layer{i:02d}/kernel"][()], f[f"weights/layer{i:02d}/bias"][()]) for i in w0}
             check(int(f["state/step"][0]) == steps, f"{tag}: {steps} optimizer steps recorded")
-        ref = torch_train(tn, w0, x, labels, batch, steps, optimizer, lr, 0.9)
+        ref = torch_train(tn, w0, x, labels, batch, steps, run)
         worst, worst_update, moved = 0.0, 0.0, 0.0
         for i in w0:
             for j, part in enumerate(("kernel", "bias")):
@@ -529,7 +554,7 @@ def cmd_train(a):
         # Training must have moved the weights far beyond the tolerance, and one step less
         # must be told apart: otherwise the comparison proves nothing.
         check(moved > 100 * TOL, f"{tag}: the weights moved by {moved:.3g} relative (> {100 * TOL:g})")
-        short = torch_train(tn, w0, x, labels, batch, steps - 1, optimizer, lr, 0.9)
+        short = torch_train(tn, w0, x, labels, batch, steps - 1, run)
         sensitive = max(norm_err(got[i][j], short[i][j]) for i in w0 for j in (0, 1))
         check(sensitive > 10 * TOL, f"{tag}: {steps - 1} torch steps differ from jetcnn's {steps} ({sensitive:.3g})")
         print(f"{tag}: relative error {worst:.3g} of the weights, {worst_update:.3g} of the update, "
