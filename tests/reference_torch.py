@@ -351,7 +351,6 @@ def cmd_lecture(a):
         o = (img.shape[0] - f) // s + 1
         return np.array([[reduce(img[i * s:i * s + f, j * s:j * s + f]) for j in range(o)] for i in range(o)])
 
-    rng = np.random.default_rng(3)
     cases, expected = {}, {}
     for name, pad, stride in (("conv_valid", 0, 1), ("conv_pad1", 1, 1), ("conv_stride2", 0, 2),
                               ("conv_pad1_stride2", 1, 2)):
