@@ -63,7 +63,8 @@ jc_code checkpoint_write(const char *path, const jc_net *net, const float *param
   if (dist_rank(comm) == 0) {
     hid_t f = h5io_create_tmp(path, MPI_COMM_SELF, err);
     if (f < 0) rc = err->code;
-    if (rc == JC_OK) rc = write_contents(f, net, params, opt, progress, err);
+    if (rc == JC_OK && write_contents(f, net, params, opt, progress, err) != JC_OK)
+      rc = jc_prefix(err, "%s.tmp: ", path); /* dataset messages do not name the file */
     if (rc == JC_OK) rc = h5io_commit(&f, path, MPI_COMM_SELF, err);
     else h5io_abandon(&f, path, MPI_COMM_SELF);
   }

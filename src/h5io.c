@@ -74,14 +74,21 @@ static void tmp_name(char *out, size_t n, const char *path) { snprintf(out, n, "
 hid_t h5io_create_tmp(const char *path, MPI_Comm comm, jc_err *err) {
   char tmp[H5IO_PATH_MAX];
   tmp_name(tmp, sizeof tmp, path);
-  hid_t fapl = mpio_fapl(comm);
+  /* One writer (MPI_COMM_SELF): the POSIX (sec2) driver. With HDF5 1.10.8's MPI-IO driver a
+   * failing H5Fclose (disk full) leaves a half-freed file ID that crashes MPI_Finalize. */
+  int self = MPI_UNEQUAL;
+  MPI_Comm_compare(comm, MPI_COMM_SELF, &self);
+  hid_t fapl = self == MPI_IDENT ? H5Pcreate(H5P_FILE_ACCESS) : mpio_fapl(comm);
   if (fapl < 0) {
     h5io_fail(err, JC_ERR_RUNTIME, "%s: cannot set up MPI-IO file access", path);
     return H5I_INVALID_HID;
   }
   hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   H5Pclose(fapl);
-  if (file < 0) h5io_fail(err, JC_ERR_IO, "%s: cannot create output file", tmp);
+  if (file < 0) {
+    h5io_fail(err, JC_ERR_IO, "%s: cannot create output file", tmp);
+    if (dist_rank(comm) == 0) unlink(tmp); /* an empty file may have been left */
+  }
   return file;
 }
 

@@ -29,7 +29,8 @@ jc_code h5io_fail(jc_err *err, jc_code code, const char *fmt, ...)
 hid_t h5io_open_read(const char *path, MPI_Comm comm, jc_err *err);
 
 /* Create (truncate) PATH.tmp collectively on comm for writing; the final name is taken by
- * h5io_commit(). Fails with JC_ERR_IO naming the path. */
+ * h5io_commit(). MPI_COMM_SELF gets the POSIX driver (independent transfers only), other
+ * comms MPI-IO. Fails with JC_ERR_IO naming the path. */
 hid_t h5io_create_tmp(const char *path, MPI_Comm comm, jc_err *err);
 
 /* Close *file (collectively), fsync and rename PATH.tmp to PATH on rank 0, and agree on the

@@ -36,7 +36,8 @@ jc_code eval_range(const jc_net *net, const float *params, jc_data *d, size_t st
 
 /* Write predictions for all jets of d into the scores file at out_path (format
  * "jetcnn-scores-1": /score, /label, /probs for K > 2, and d's pass-through datasets),
- * every rank its own rows, collectively. Returns accuracy and mean loss in *acc, *loss. */
+ * every rank scoring its own rows, rank 0 gathering and writing them. Returns accuracy and
+ * mean loss in *acc, *loss. */
 jc_code predict_run(const jc_net *net, const float *params, jc_data *d, const char *out_path, MPI_Comm comm,
                     double *acc, double *loss, jc_err *err);
 
