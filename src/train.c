@@ -212,6 +212,7 @@ static jc_code prepare_run_dir(const trainer *t, jc_err *err) {
     if (fflush(f) != 0 || fsync(fileno(f)) != 0) rc = jc_fail(err, JC_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
     if (fclose(f) != 0 && rc == JC_OK) rc = jc_fail(err, JC_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
     if (rc == JC_OK && rename(tmp, path) != 0) rc = jc_fail(err, JC_ERR_IO, "%s: cannot rename: %s", tmp, strerror(errno));
+    if (rc != JC_OK) unlink(tmp);
   }
   free(text);
   return rc;
