@@ -1,0 +1,916 @@
+#!/usr/bin/python3
+"""Bad input, table-driven: malformed configs, HDF5 files and command lines.
+
+Every case builds its own inputs in a fresh directory, runs one jetcnn command (directly, or
+under `mpiexec -np P` with --np P) and checks that
+  - it finished within its timeout (no hang, also not across ranks),
+  - it was not killed by a signal (no core dump: return code >= 0, not 134/139, and no
+    "received signal" report from Open MPI),
+  - the exit code is the documented one (2 usage/config, 3 input data, 4 output),
+  - stderr holds the expected message fragment (naming FILE:LINE, or file and dataset)
+    exactly once (rank 0 prints, not every rank),
+  - files that existed before (a checkpoint, a scores file) are byte-identical afterwards,
+    and no temporary "*.tmp" file is left behind.
+
+usage: bad_input.py --jetcnn BIN --workdir DIR [--np P --mpiexec MPIEXEC] [--only SUBSTR] [--list]
+"""
+import argparse
+import hashlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+try:
+    import h5py
+except ImportError as e:  # a missing dependency is a failure, never a silent skip
+    sys.exit(f"bad_input.py: needs Debian's python3-h5py ({e})")
+
+# ---------------------------------------------------------------------------------------------
+# Fixtures: a tiny model and a valid data file; each case derives its broken variant.
+
+H, W = 8, 8
+N_JETS = 32
+
+TINY_CFG = """\
+[net]
+input = 8x8x1
+batch = 8
+micro_batch = 4
+epochs = 1
+optimizer = sgd
+learning_rate = 0.01
+shuffle = 0
+seed = 1
+
+[conv]
+filters = 2
+size = 3
+pad = same
+activation = relu
+
+[dense]
+units = 2
+activation = softmax
+"""
+
+
+def write_jets(path, n=N_JETS, shape=(H, W), images=None, labels=None, dtype=np.float32, label_dtype=np.int32,
+               skip=()):
+    """Write a jets file; `images`/`labels` override the generated arrays, `skip` drops datasets."""
+    rng = np.random.default_rng(7)
+    if images is None:
+        images = rng.exponential(0.1, size=(n,) + tuple(shape)).astype(dtype)
+    if labels is None:
+        labels = (np.arange(n) % 2).astype(label_dtype)
+    with h5py.File(path, "w") as f:
+        f.attrs["format"] = "jetcnn-jets-1"
+        if "images" not in skip:
+            f["images"] = images
+        if "labels" not in skip:
+            f["labels"] = labels
+        f["jet_mass"] = np.linspace(10, 200, len(labels) if hasattr(labels, "__len__") else n).astype(np.float32)
+
+
+def cfg_with(text, old, new):
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
+def line_of(text, needle):
+    """1-based line number of the first line of text containing needle."""
+    for i, line in enumerate(text.splitlines(), 1):
+        if needle in line:
+            return i
+    raise AssertionError(needle)
+
+
+class Ctx:
+    """What a case's setup sees: its own directory and the shared valid fixtures."""
+
+    def __init__(self, case_dir, base):
+        self.dir = case_dir
+        self.base = base
+        self.guard = []      # files that must be byte-identical afterwards
+        self.out_dirs = [case_dir]
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def write(self, name, data):
+        p = self.path(name)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "wb" if isinstance(data, bytes) else "w") as f:
+            f.write(data)
+        return p
+
+    def cfg(self, text, name="model.cfg"):
+        return self.write(name, text)
+
+    def jets(self, name="jets.h5", **kw):
+        p = self.path(name)
+        write_jets(p, **kw)
+        return p
+
+    @property
+    def good_cfg(self):
+        return os.path.join(self.base, "tiny.cfg")
+
+    @property
+    def good_h5(self):
+        return os.path.join(self.base, "good.h5")
+
+    @property
+    def ckpt(self):
+        return os.path.join(self.base, "run", "checkpoint.h5")
+
+    def existing_run(self, name="run"):
+        """A run directory holding a checkpoint from an earlier good run (must survive)."""
+        d = self.path(name)
+        os.makedirs(d)
+        shutil.copy(self.ckpt, os.path.join(d, "checkpoint.h5"))
+        self.guard.append(os.path.join(d, "checkpoint.h5"))
+        self.out_dirs.append(d)
+        return d
+
+    def edited_ckpt(self, edit, name="ckpt.h5"):
+        """A copy of the good checkpoint changed by edit(h5py.File)."""
+        p = self.path(name)
+        shutil.copy(self.ckpt, p)
+        with h5py.File(p, "a") as f:
+            edit(f)
+        return p
+
+    def predict(self, ckpt, data=None):
+        """predict ckpt over data (default: the good file) onto an existing scores file."""
+        return ["predict", ckpt, "--data", data or self.good_h5, "--out", self.existing_scores()]
+
+    def existing_scores(self, name="scores.h5"):
+        """A scores file from an earlier good predict (must survive)."""
+        p = self.path(name)
+        shutil.copy(os.path.join(self.base, "scores.h5"), p)
+        self.guard.append(p)
+        return p
+
+
+def mount_tmpfs(path, size):
+    """Mount a tiny tmpfs at path (needs root); True on success."""
+    os.makedirs(path, exist_ok=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", path], capture_output=True)
+    return r.returncode == 0
+
+
+def fill_up(path):
+    """Fill the file system of directory path completely."""
+    try:
+        with open(os.path.join(path, "filler"), "wb") as f:
+            while True:
+                f.write(b"\0" * 4096)
+                f.flush()
+    except OSError:  # ENOSPC: full, as wanted
+        pass
+
+
+# ---------------------------------------------------------------------------------------------
+# The table: (name, setup(ctx) -> argv after "jetcnn", exit code, message fragment (regex)).
+# Fragments are regular expressions; {dir} is replaced by the case directory.
+
+CASES = []
+
+
+def case(name, code, fragment, timeout=60, needs=None):
+    def register(setup):
+        CASES.append(dict(name=name, setup=setup, code=code, fragment=fragment, timeout=timeout, needs=needs))
+        return setup
+    return register
+
+
+def summary(ctx, text):
+    return ["summary", ctx.cfg(text)]
+
+
+def train(ctx, cfg, data, *extra, out=None):
+    return ["train", cfg, "--train", data, "--out", out or ctx.path("out"), *extra]
+
+
+# ---- config files ----
+@case("cfg_missing_file", 2, r"nope\.cfg: cannot open config: No such file")
+def _(ctx):
+    return ["summary", ctx.path("nope.cfg")]
+
+
+@case("cfg_empty", 2, r"model\.cfg:1: empty config")
+def _(ctx):
+    return summary(ctx, "")
+
+
+@case("cfg_only_comments", 2, r"model\.cfg:1: empty config")
+def _(ctx):
+    return summary(ctx, "; nothing here\n# nor here\n\n")
+
+
+@case("cfg_binary_garbage", 2, r"model\.cfg: binary file \(NUL bytes\)")
+def _(ctx):
+    return ["summary", ctx.write("model.cfg", bytes(np.random.default_rng(3).integers(0, 256, 4096, dtype=np.uint8)))]
+
+
+@case("cfg_control_chars", 2, r"model\.cfg:3: binary or control character")
+def _(ctx):
+    return summary(ctx, "[net]\ninput = 8x8x1\nbatch = \x01\x02\x1b[31m\n")
+
+
+@case("cfg_one_megabyte_line", 2, r"model\.cfg:2: line too long \(1048576 characters")
+def _(ctx):
+    return summary(ctx, "[net]\n" + "x" * (1 << 20) + "\n")
+
+
+@case("cfg_longer_than_4MiB", 2, r"model\.cfg: config larger than 4 MiB")
+def _(ctx):
+    return summary(ctx, TINY_CFG + ("; padding padding padding\n" * 200000))
+
+
+@case("cfg_unknown_section", 2, r"model\.cfg:{line}: unknown section \[convolution\]")
+def _(ctx):
+    text = cfg_with(TINY_CFG, "[conv]", "[convolution]")
+    ctx.fmt = dict(line=line_of(text, "[convolution]"))
+    return summary(ctx, text)
+
+
+@case("cfg_unknown_key", 2, r"model\.cfg:{line}: unknown key 'filterz' in \[conv\]")
+def _(ctx):
+    text = cfg_with(TINY_CFG, "filters = 2", "filterz = 2")
+    ctx.fmt = dict(line=line_of(text, "filterz"))
+    return summary(ctx, text)
+
+
+@case("cfg_duplicate_key", 2, r"model\.cfg:{line}: duplicate key 'filters' in \[conv\]")
+def _(ctx):
+    text = cfg_with(TINY_CFG, "filters = 2", "filters = 2\nfilters = 3")
+    ctx.fmt = dict(line=line_of(text, "filters = 3"))
+    return summary(ctx, text)
+
+
+@case("cfg_second_net", 2, r"model\.cfg:{line}: second \[net\] section")
+def _(ctx):
+    text = TINY_CFG + "\n[net]\ninput = 8x8x1\n"
+    ctx.fmt = dict(line=len(text.splitlines()) - 1)
+    return summary(ctx, text)
+
+
+@case("cfg_syntax_error", 2, r"model\.cfg:{line}: syntax error")
+def _(ctx):
+    text = cfg_with(TINY_CFG, "filters = 2", "filters 2")
+    ctx.fmt = dict(line=line_of(text, "filters 2"))
+    return summary(ctx, text)
+
+
+@case("cfg_empty_value", 2, r"model\.cfg:{line}: key 'filters' has an empty value")
+def _(ctx):
+    text = cfg_with(TINY_CFG, "filters = 2", "filters =")
+    ctx.fmt = dict(line=line_of(text, "filters ="))
+    return summary(ctx, text)
+
+
+@case("cfg_key_outside_section", 2, r"model\.cfg:1: key 'input' outside any section")
+def _(ctx):
+    return summary(ctx, "input = 8x8x1\n" + TINY_CFG)
+
+
+@case("cfg_string_for_number", 2, r"model\.cfg:{line}: filters = 'eight' is not an integer")
+def _(ctx):
+    text = cfg_with(TINY_CFG, "filters = 2", "filters = eight")
+    ctx.fmt = dict(line=line_of(text, "eight"))
+    return summary(ctx, text)
+
+
+@case("cfg_fraction_for_integer", 2, r"model\.cfg:{line}: units = '2\.5' is not an integer")
+def _(ctx):
+    text = cfg_with(TINY_CFG, "units = 2", "units = 2.5")
+    ctx.fmt = dict(line=line_of(text, "2.5"))
+    return summary(ctx, text)
+
+
+@case("cfg_nan_learning_rate", 2, r"model\.cfg:{line}: learning_rate = 'nan' is not a number")
+def _(ctx):
+    text = cfg_with(TINY_CFG, "learning_rate = 0.01", "learning_rate = nan")
+    ctx.fmt = dict(line=line_of(text, "learning_rate"))
+    return summary(ctx, text)
+
+
+@case("cfg_negative_batch", 2, r"model\.cfg:{line}: batch = -8 is out of range")
+def _(ctx):
+    text = cfg_with(TINY_CFG, "batch = 8", "batch = -8")
+    ctx.fmt = dict(line=line_of(text, "batch = -8"))
+    return summary(ctx, text)
+
+
+@case("cfg_zero_filters", 2, r"model\.cfg:{line}: filters = 0 is out of range")
+def _(ctx):
+    text = cfg_with(TINY_CFG, "filters = 2", "filters = 0")
+    ctx.fmt = dict(line=line_of(text, "filters = 0"))
+    return summary(ctx, text)
+
+
+@case("cfg_huge_filters", 2, r"model\.cfg:{line}: filters = 99999999999999999999 is out of range")
+def _(ctx):
+    text = cfg_with(TINY_CFG, "filters = 2", "filters = 99999999999999999999")
+    ctx.fmt = dict(line=line_of(text, "filters = 9"))
+    return summary(ctx, text)
+
+
+@case("cfg_huge_epochs", 2, r"model\.cfg:{line}: epochs = 10000000000 is out of range \[1, 1000000\]")
+def _(ctx):
+    text = cfg_with(TINY_CFG, "epochs = 1", "epochs = 10000000000")
+    ctx.fmt = dict(line=line_of(text, "epochs"))
+    return summary(ctx, text)
+
+
+@case("cfg_zero_input", 2, r"model\.cfg:2: input = '0x8x1' is not H x W x C")
+def _(ctx):
+    return summary(ctx, cfg_with(TINY_CFG, "input = 8x8x1", "input = 0x8x1"))
+
+
+@case("cfg_input_not_a_shape", 2, r"model\.cfg:2: input = '8 by 8' is not H x W x C")
+def _(ctx):
+    return summary(ctx, cfg_with(TINY_CFG, "input = 8x8x1", "input = 8 by 8"))
+
+
+@case("cfg_kernel_larger_than_input", 2, r"model\.cfg:{line}: \[conv\] kernel 9x9 does not fit the 8x8 input")
+def _(ctx):
+    text = cfg_with(cfg_with(TINY_CFG, "size = 3", "size = 9"), "pad = same", "pad = valid")
+    ctx.fmt = dict(line=line_of(text, "size = 9"))
+    return summary(ctx, text)
+
+
+@case("cfg_pool_larger_than_input", 2, r"model\.cfg:{line}: \[maxpool\] window 16x16 does not fit")
+def _(ctx):
+    text = cfg_with(TINY_CFG, "[dense]", "[maxpool]\nsize = 16\n\n[dense]")
+    ctx.fmt = dict(line=line_of(text, "size = 16"))
+    return summary(ctx, text)
+
+
+@case("cfg_stride_zero", 2, r"model\.cfg:{line}: stride = 0 is out of range")
+def _(ctx):
+    text = cfg_with(TINY_CFG, "size = 3", "size = 3\nstride = 0")
+    ctx.fmt = dict(line=line_of(text, "stride = 0"))
+    return summary(ctx, text)
+
+
+@case("cfg_negative_pad", 2, r"model\.cfg:{line}: pad = -1 is out of range")
+def _(ctx):
+    text = cfg_with(TINY_CFG, "pad = same", "pad = -1")
+    ctx.fmt = dict(line=line_of(text, "pad = -1"))
+    return summary(ctx, text)
+
+
+@case("cfg_missing_net", 2, r"model\.cfg:1: the first section must be \[net\], found \[conv\]")
+def _(ctx):
+    return summary(ctx, TINY_CFG[TINY_CFG.index("[conv]"):])
+
+
+@case("cfg_missing_required_key", 2, r"model\.cfg:1: \[net\] needs key 'batch'")
+def _(ctx):
+    return summary(ctx, cfg_with(TINY_CFG, "batch = 8\n", ""))
+
+
+@case("cfg_no_layers", 2, r"model\.cfg:1: no layers after \[net\]: the model needs an output layer")
+def _(ctx):
+    return summary(ctx, TINY_CFG[:TINY_CFG.index("[conv]")])
+
+
+@case("cfg_missing_output_layer", 2, r"model\.cfg:{line}: the output layer gives a 8x8x2 image")
+def _(ctx):
+    text = cfg_with(TINY_CFG[:TINY_CFG.index("[dense]")], "activation = relu\n", "")
+    ctx.fmt = dict(line=line_of(text, "[conv]"))
+    return summary(ctx, text)
+
+
+@case("cfg_output_relu", 2, r"model\.cfg:{line}: the output layer's activation must be softmax, sigmoid or linear")
+def _(ctx):
+    text = TINY_CFG + "\n[activation]\nactivation = relu\n"
+    ctx.fmt = dict(line=len(text.splitlines()))  # the key "activation = relu" on the last line
+    return summary(ctx, text)
+
+
+@case("cfg_softmax_one_unit", 2, r"model\.cfg:{line}: a softmax output needs at least 2 units")
+def _(ctx):
+    text = cfg_with(TINY_CFG, "units = 2", "units = 1")
+    ctx.fmt = dict(line=line_of(text, "[dense]"))
+    return summary(ctx, text)
+
+
+@case("cfg_micro_batch_not_dividing", 2, r"model\.cfg:{line}: micro_batch = 3 does not divide batch = 8")
+def _(ctx):
+    text = cfg_with(TINY_CFG, "micro_batch = 4", "micro_batch = 3")
+    ctx.fmt = dict(line=line_of(text, "micro_batch"))
+    return summary(ctx, text)
+
+
+@case("cfg_unknown_optimizer", 2, r"model\.cfg:{line}: optimizer = 'adamx' is not one of sgd")
+def _(ctx):
+    text = cfg_with(TINY_CFG, "optimizer = sgd", "optimizer = adamx")
+    ctx.fmt = dict(line=line_of(text, "adamx"))
+    return summary(ctx, text)
+
+
+@case("cfg_too_many_layers", 2, r"model\.cfg:\d+: 101 layers; at most 100")
+def _(ctx):
+    return summary(ctx, TINY_CFG + "\n[dropout]\nrate = 0.1\n" * 99)
+
+
+@case("cfg_classes_vs_labels", 3, r"jets\.h5: dataset /labels: jet 2 has label 2, outside 0\.\.1 \(the model has 2 classes\)")
+def _(ctx):
+    labels = (np.arange(N_JETS) % 4).astype(np.int32)  # four classes in the file, two in the model
+    return train(ctx, ctx.good_cfg, ctx.jets(labels=labels))
+
+
+# ---- --set overrides ----
+@case("set_unknown_key", 2, r"--set nosuch=1: unknown \[net\] key 'nosuch'")
+def _(ctx):
+    return train(ctx, ctx.good_cfg, ctx.good_h5, "--set", "nosuch=1")
+
+
+@case("set_without_equals", 2, r"--set epochs: expected KEY=VALUE")
+def _(ctx):
+    return train(ctx, ctx.good_cfg, ctx.good_h5, "--set", "epochs")
+
+
+@case("set_out_of_range", 2, r"--set epochs: epochs = -1 is out of range")
+def _(ctx):
+    return train(ctx, ctx.good_cfg, ctx.good_h5, "--set", "epochs=-1")
+
+
+@case("set_empty_value", 2, r"--set batch=: empty value")
+def _(ctx):
+    return ["summary", ctx.good_cfg, "--set", "batch="]
+
+
+# ---- HDF5 input files ----
+@case("h5_missing_file", 3, r"nope\.h5: cannot open: No such file")
+def _(ctx):
+    return train(ctx, ctx.good_cfg, ctx.path("nope.h5"))
+
+
+@case("h5_directory", 3, r"adir: is a directory, not an HDF5 file")
+def _(ctx):
+    os.makedirs(ctx.path("adir"))
+    return train(ctx, ctx.good_cfg, ctx.path("adir"))
+
+
+@case("h5_not_hdf5", 3, r"jets\.h5: not an HDF5 file")
+def _(ctx):
+    return train(ctx, ctx.good_cfg, ctx.write("jets.h5", "images,labels\n1,2\n"))
+
+
+@case("h5_empty_file", 3, r"jets\.h5: not an HDF5 file")
+def _(ctx):
+    return train(ctx, ctx.good_cfg, ctx.write("jets.h5", b""))
+
+
+@case("h5_truncated", 3, r"jets\.h5: (not an HDF5 file|cannot open HDF5 file|cannot read)")
+def _(ctx):
+    data = open(ctx.good_h5, "rb").read()
+    return train(ctx, ctx.good_cfg, ctx.write("jets.h5", data[: len(data) // 2]))
+
+
+@case("h5_missing_images", 3, r"jets\.h5: dataset images is missing")
+def _(ctx):
+    return train(ctx, ctx.good_cfg, ctx.jets(skip=("images",)))
+
+
+@case("h5_missing_labels", 3, r"jets\.h5: dataset labels is missing")
+def _(ctx):
+    return train(ctx, ctx.good_cfg, ctx.jets(skip=("labels",)))
+
+
+@case("h5_images_is_group", 3, r"jets\.h5: (cannot open dataset images|dataset images)")
+def _(ctx):
+    p = ctx.jets(skip=("images",))
+    with h5py.File(p, "a") as f:
+        f.create_group("images")
+    return train(ctx, ctx.good_cfg, p)
+
+
+@case("h5_images_rank2", 3, r"jets\.h5: dataset /images has rank 2; expected \(N,H,W\)")
+def _(ctx):
+    return train(ctx, ctx.good_cfg, ctx.jets(images=np.zeros((N_JETS, H * W), np.float32)))
+
+
+@case("h5_images_rank5", 3, r"jets\.h5: dataset images has rank 5")
+def _(ctx):
+    return train(ctx, ctx.good_cfg, ctx.jets(images=np.zeros((N_JETS, H, W, 1, 1), np.float32)))
+
+
+@case("h5_images_int_dtype", 3, r"jets\.h5: dataset /images must hold floating-point pixels")
+def _(ctx):
+    return train(ctx, ctx.good_cfg, ctx.jets(images=np.ones((N_JETS, H, W), np.int32)))
+
+
+@case("h5_images_string_dtype", 3, r"jets\.h5: dataset /images must hold floating-point pixels")
+def _(ctx):
+    return train(ctx, ctx.good_cfg, ctx.jets(images=np.array([b"jet"] * N_JETS)))
+
+
+@case("h5_labels_float_dtype", 3, r"jets\.h5: dataset /labels must be integer")
+def _(ctx):
+    return train(ctx, ctx.good_cfg, ctx.jets(labels=(np.arange(N_JETS) % 2).astype(np.float32)))
+
+
+@case("h5_labels_rank2", 3, r"jets\.h5: dataset /labels has rank 2; expected \(N\)")
+def _(ctx):
+    return train(ctx, ctx.good_cfg, ctx.jets(labels=np.zeros((N_JETS, 1), np.int32)))
+
+
+@case("h5_n_mismatch", 3, r"jets\.h5: dataset /labels has 31 entries but /images has 32 jets")
+def _(ctx):
+    return train(ctx, ctx.good_cfg, ctx.jets(labels=(np.arange(N_JETS - 1) % 2).astype(np.int32)))
+
+
+@case("h5_zero_jets", 3, r"jets\.h5: dataset /images holds zero jets")
+def _(ctx):
+    return train(ctx, ctx.good_cfg, ctx.jets(n=0, labels=np.zeros(0, np.int32)))
+
+
+@case("h5_negative_label", 3, r"jets\.h5: dataset /labels: jet 5 has label -1, outside 0\.\.1")
+def _(ctx):
+    labels = (np.arange(N_JETS) % 2).astype(np.int32)
+    labels[5] = -1
+    return train(ctx, ctx.good_cfg, ctx.jets(labels=labels))
+
+
+@case("h5_label_beyond_int32", 3, r"jets\.h5: dataset /labels: jet 2 has label")
+def _(ctx):
+    labels = (np.arange(N_JETS) % 2).astype(np.int64)
+    labels[2] = 1 << 40  # converted to int32 by HDF5: must still be caught as out of range
+    return train(ctx, ctx.good_cfg, ctx.jets(labels=labels))
+
+
+@case("h5_nan_pixels", 3, r"jets\.h5: dataset /images: jet 9 has a non-finite pixel \(NaN or Inf\)")
+def _(ctx):
+    images = np.random.default_rng(1).exponential(0.1, (N_JETS, H, W)).astype(np.float32)
+    images[9, 3, 4] = np.nan
+    return train(ctx, ctx.good_cfg, ctx.jets(images=images), "--force", out=ctx.existing_run())
+
+
+# With shuffle = 0, batch 8 and micro_batch 4, step 0 gives jets 0-3 to rank 0 and 4-7 to rank 1
+# of two: the NaN in jet 6 is read by rank 1 only, and rank 0 must not hang waiting for it.
+@case("h5_nan_only_rank1_reads", 3, r"jets\.h5: dataset /images: jet 6 has a non-finite pixel")
+def _(ctx):
+    images = np.random.default_rng(1).exponential(0.1, (N_JETS, H, W)).astype(np.float32)
+    images[6, 0, 0] = np.nan
+    return train(ctx, ctx.good_cfg, ctx.jets(images=images))
+
+
+@case("h5_inf_in_validation", 3, r"val\.h5: dataset /images: jet 30 has a non-finite pixel")
+def _(ctx):
+    images = np.random.default_rng(1).exponential(0.1, (N_JETS, H, W)).astype(np.float32)
+    images[30, 7, 7] = np.inf
+    return train(ctx, ctx.good_cfg, ctx.good_h5, "--val", ctx.jets("val.h5", images=images))
+
+
+@case("h5_image_shape_mismatch", 3, r"jets\.h5: dataset /images has shape \(32,10,10\) but the config input is 8x8x1")
+def _(ctx):
+    return train(ctx, ctx.good_cfg, ctx.jets(shape=(10, 10)))
+
+
+@case("h5_channels_mismatch", 3, r"jets\.h5: dataset /images has shape \(32,8,8,3\) but the config input is 8x8x1")
+def _(ctx):
+    return train(ctx, ctx.good_cfg, ctx.jets(shape=(H, W, 3)))
+
+
+@case("h5_bad_validation_file", 3, r"val\.h5: dataset labels is missing")
+def _(ctx):
+    return train(ctx, ctx.good_cfg, ctx.good_h5, "--val", ctx.jets("val.h5", skip=("labels",)))
+
+
+# ---- checkpoints given to predict and --init ----
+@case("ckpt_not_hdf5", 3, r"ckpt\.h5: not an HDF5 file")
+def _(ctx):
+    return ctx.predict(ctx.write("ckpt.h5", "not a checkpoint\n"))
+
+
+@case("ckpt_truncated", 3, r"ckpt\.h5: (not an HDF5 file|cannot open|cannot read)")
+def _(ctx):
+    data = open(ctx.ckpt, "rb").read()
+    return ctx.predict(ctx.write("ckpt.h5", data[: len(data) // 2]))
+
+
+@case("ckpt_is_a_data_file", 3, r"good\.h5: format is 'jetcnn-jets-1', expected 'jetcnn-1'")
+def _(ctx):
+    return ctx.predict(ctx.good_h5)
+
+
+@case("ckpt_without_format", 3, r"ckpt\.h5: not a jetcnn-1 file: attribute 'format' is missing")
+def _(ctx):
+    def edit(f):
+        del f.attrs["format"]
+    return ctx.predict(ctx.edited_ckpt(edit))
+
+
+@case("ckpt_wrong_kernel_shape", 3, r"ckpt\.h5: dataset /weights/layer00/kernel has shape \(2,1,5,5\) but the config expects \(2,1,3,3\)")
+def _(ctx):
+    def edit(f):
+        del f["weights/layer00/kernel"]
+        f["weights/layer00/kernel"] = np.zeros((2, 1, 5, 5), np.float32)
+    return ctx.predict(ctx.edited_ckpt(edit))
+
+
+@case("ckpt_missing_weights", 3, r"ckpt\.h5: dataset /weights/layer01/kernel is missing")
+def _(ctx):
+    def edit(f):
+        del f["weights/layer01"]
+    return ctx.predict(ctx.edited_ckpt(edit))
+
+
+@case("ckpt_bad_config_attr", 2, r"ckpt\.h5:{line}: unknown key 'filterz' in \[conv\]")
+def _(ctx):
+    def edit(f):
+        text = f.attrs["config"]
+        text = cfg_with(text.decode() if isinstance(text, bytes) else text, "filters = 2", "filterz = 2")
+        f.attrs["config"] = text
+        ctx.fmt = dict(line=line_of(text, "filterz"))
+    return ctx.predict(ctx.edited_ckpt(edit))
+
+
+@case("predict_data_wrong_shape", 3, r"jets\.h5: dataset /images has shape \(32,10,10\)")
+def _(ctx):
+    return ctx.predict(ctx.ckpt, ctx.jets(shape=(10, 10)))
+
+
+@case("predict_nan_pixels", 3, r"jets\.h5: dataset /images: jet 17 has a non-finite pixel")
+def _(ctx):
+    images = np.random.default_rng(1).exponential(0.1, (N_JETS, H, W)).astype(np.float32)
+    images[17, 2, 2] = np.nan
+    return ctx.predict(ctx.ckpt, ctx.jets(images=images))
+
+
+@case("init_other_architecture", 3, r"checkpoint\.h5: dataset /weights/layer00/kernel has shape \(2,1,3,3\) but the config expects \(4,1,3,3\)")
+def _(ctx):
+    cfg = ctx.cfg(cfg_with(TINY_CFG, "filters = 2", "filters = 4"))
+    return train(ctx, cfg, ctx.good_h5, "--init", ctx.ckpt)
+
+
+# ---- command lines ----
+@case("cli_no_arguments", 2, r"usage: jetcnn COMMAND")
+def _(ctx):
+    return []
+
+
+@case("cli_unknown_command", 2, r"unknown command 'trian'")
+def _(ctx):
+    return ["trian", ctx.good_cfg]
+
+
+@case("cli_unknown_flag", 2, r"train: unknown option '--epochs'")
+def _(ctx):
+    return train(ctx, ctx.good_cfg, ctx.good_h5, "--epochs", "3")
+
+
+@case("cli_unknown_short_flag", 2, r"predict: unknown option '-o'")
+def _(ctx):
+    return ["predict", ctx.ckpt, "-o", "x.h5"]
+
+
+@case("cli_train_missing_config", 2, r"train: missing argument")
+def _(ctx):
+    return ["train", "--train", ctx.good_h5, "--out", ctx.path("out")]
+
+
+@case("cli_train_missing_data", 2, r"train: --train FILE is required")
+def _(ctx):
+    return ["train", ctx.good_cfg, "--out", ctx.path("out")]
+
+
+@case("cli_option_without_value", 2, r"train: option --out needs a value")
+def _(ctx):
+    return ["train", ctx.good_cfg, "--train", ctx.good_h5, "--out"]
+
+
+@case("cli_extra_positional", 2, r"summary: unexpected argument 'extra\.cfg'")
+def _(ctx):
+    return ["summary", ctx.good_cfg, "extra.cfg"]
+
+
+@case("cli_predict_missing_out", 2, r"predict: --data FILE and --out FILE are required")
+def _(ctx):
+    return ["predict", ctx.ckpt, "--data", ctx.good_h5]
+
+
+@case("cli_flag_with_value", 2, r"train: option --force takes no value")
+def _(ctx):
+    return train(ctx, ctx.good_cfg, ctx.good_h5, "--force=yes")
+
+
+# ---- output that cannot be written; existing output never damaged ----
+@case("out_run_dir_exists", 2, r"run: run directory already holds a checkpoint; choose another --out or pass --force")
+def _(ctx):
+    return train(ctx, ctx.good_cfg, ctx.good_h5, out=ctx.existing_run())
+
+
+@case("out_dir_under_a_file", 4, r"afile/run: cannot create run directory: Not a directory")
+def _(ctx):
+    ctx.write("afile", "I am a file\n")
+    return train(ctx, ctx.good_cfg, ctx.good_h5, out=ctx.path("afile/run"))
+
+
+@case("out_scores_dir_missing", 4, r"nodir/scores\.h5\.tmp: cannot create output file")
+def _(ctx):
+    return ["predict", ctx.ckpt, "--data", ctx.good_h5, "--out", ctx.path("nodir/scores.h5")]
+
+
+# Disk full, portably: the writer's temporary file is a symlink to /dev/full, so every write
+# fails with ENOSPC (RLIMIT_FSIZE cannot be used: Open MPI's own session and shared-memory
+# files exceed any limit small enough to matter, and MPI_Init fails first).
+@case("out_disk_full_predict", 4, r"scores\.h5(\.tmp)?: .*(cannot write|cannot close|cannot create)")
+def _(ctx):
+    out = ctx.existing_scores()
+    os.symlink("/dev/full", out + ".tmp")
+    return ["predict", ctx.ckpt, "--data", ctx.good_h5, "--out", out]
+
+
+@case("out_disk_full_checkpoint", 4, r"checkpoint\.h5(\.tmp)?: .*(cannot write|cannot close|cannot create)|cannot write dataset")
+def _(ctx):
+    run = ctx.existing_run()
+    os.symlink("/dev/full", os.path.join(run, "checkpoint.h5.tmp"))
+    return train(ctx, ctx.good_cfg, ctx.good_h5, "--force", out=run)
+
+
+# A real full file system (tmpfs of 64 KiB, filled up after the good scores file was placed).
+@case("out_disk_full_tmpfs_predict", 4, r"scores\.h5(\.tmp)?: .*(cannot write|cannot close|cannot create)|cannot write dataset",
+      needs="tmpfs")
+def _(ctx):
+    mnt = ctx.path("mnt")
+    if not mount_tmpfs(mnt, "64k"):
+        raise SkipCase("cannot mount a tmpfs here (needs root)")
+    ctx.mounts.append(mnt)
+    shutil.copy(os.path.join(ctx.base, "scores.h5"), os.path.join(mnt, "scores.h5"))
+    ctx.guard.append(os.path.join(mnt, "scores.h5"))
+    ctx.out_dirs.append(mnt)
+    fill_up(mnt)
+    return ["predict", ctx.ckpt, "--data", ctx.good_h5, "--out", os.path.join(mnt, "scores.h5")]
+
+
+@case("out_disk_full_tmpfs_train", 4, r"(checkpoint\.h5(\.tmp)?|config\.cfg\.tmp|metrics\.csv): .*(cannot|failed)|cannot write dataset",
+      needs="tmpfs")
+def _(ctx):
+    mnt = ctx.path("mnt")
+    if not mount_tmpfs(mnt, "64k"):
+        raise SkipCase("cannot mount a tmpfs here (needs root)")
+    ctx.mounts.append(mnt)
+    run = os.path.join(mnt, "run")
+    os.makedirs(run)
+    shutil.copy(ctx.ckpt, os.path.join(run, "checkpoint.h5"))
+    ctx.guard.append(os.path.join(run, "checkpoint.h5"))
+    ctx.out_dirs += [mnt, run]
+    fill_up(mnt)
+    return train(ctx, ctx.good_cfg, ctx.good_h5, "--force", out=run)
+
+
+class SkipCase(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------------------------
+# The runner.
+
+def sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def run(cmd, cwd, timeout):
+    """Run cmd in its own process group; kill the whole group on timeout."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        timed_out = True
+    return p.returncode, out.decode(errors="replace"), err.decode(errors="replace"), timed_out, time.monotonic() - t0
+
+
+SIGNAL_DEATH = re.compile(r"received signal|exited on signal|Segmentation fault|Aborted|core dumped|"
+                          r"AddressSanitizer|runtime error:")
+
+
+def check_case(c, args, launcher, ctx):
+    """Run one case; return a list of failure descriptions (empty when it passed)."""
+    cmd = launcher + args
+    before = {p: sha256(p) for p in ctx.guard}
+    rc, out, err, timed_out, secs = run(cmd, ctx.dir, c["timeout"])
+    fails = []
+    frag = c["fragment"].format(**getattr(ctx, "fmt", {}), dir=re.escape(ctx.dir))
+    if timed_out:
+        fails.append(f"did not finish within {c['timeout']} s (hang)")
+    elif rc < 0 or rc in (134, 139) or rc >= 128:
+        fails.append(f"killed by a signal (return code {rc})")
+    if SIGNAL_DEATH.search(err) or SIGNAL_DEATH.search(out):
+        fails.append("crash report in the output")
+    if not timed_out and rc != c["code"]:
+        fails.append(f"exit code {rc}, expected {c['code']}")
+    hits = re.findall(frag, err)
+    if not hits:
+        fails.append(f"stderr lacks /{frag}/")
+    n_errors = err.count("jetcnn: error:")
+    if c["code"] != 2 or args:  # the bare usage message has no "error:" line
+        if n_errors != 1:
+            fails.append(f"{n_errors} 'jetcnn: error:' lines, expected exactly 1 (rank 0 prints)")
+    for p, h in before.items():
+        if not os.path.exists(p):
+            fails.append(f"existing output {p} was deleted")
+        elif sha256(p) != h:
+            fails.append(f"existing output {p} was modified")
+    for d in ctx.out_dirs:
+        if os.path.isdir(d):
+            left = [f for f in os.listdir(d) if f.endswith(".tmp") and not os.path.islink(os.path.join(d, f))]
+            if left:
+                fails.append(f"temporary files left in {d}: {left}")
+    cores = [f for f in os.listdir(ctx.dir) if f == "core" or f.startswith("core.")]
+    if cores:
+        fails.append(f"core dump {cores}")
+    if fails:
+        fails.append(f"command: {' '.join(cmd)}\n      return code {rc} after {secs:.1f} s\n"
+                     f"      stderr (last 1500 chars):\n{err[-1500:]}")
+    return fails, secs
+
+
+def make_base(base, jetcnn):
+    """The valid fixtures every case starts from: config, data, a trained checkpoint, scores."""
+    os.makedirs(base)
+    with open(os.path.join(base, "tiny.cfg"), "w") as f:
+        f.write(TINY_CFG)
+    write_jets(os.path.join(base, "good.h5"))
+    for cmd in (["train", "tiny.cfg", "--train", "good.h5", "--out", "run"],
+                ["predict", "run/checkpoint.h5", "--data", "good.h5", "--out", "scores.h5"]):
+        r = subprocess.run([jetcnn] + cmd, cwd=base, capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            sys.exit(f"bad_input.py: the good fixture run failed: jetcnn {' '.join(cmd)}\n{r.stderr}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--jetcnn", required=True)
+    ap.add_argument("--workdir", required=True)
+    ap.add_argument("--np", type=int, default=0, help="run every case under mpiexec with this many ranks")
+    ap.add_argument("--mpiexec", default="mpiexec")
+    ap.add_argument("--only", default="", help="run only cases whose name contains this")
+    ap.add_argument("--list", action="store_true", help="print the table and exit")
+    a = ap.parse_args()
+    if a.list:
+        for c in CASES:
+            print(f"{c['name']:32s} exit {c['code']}  /{c['fragment']}/")
+        print(f"{len(CASES)} cases")
+        return 0
+    jetcnn = os.path.abspath(a.jetcnn)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    launcher = [jetcnn]
+    if a.np > 0:
+        launcher = [a.mpiexec, "--oversubscribe", "-np", str(a.np), jetcnn]
+    work = os.path.abspath(a.workdir)
+    shutil.rmtree(work, ignore_errors=True)
+    base = os.path.join(work, "base")
+    make_base(base, jetcnn)
+    n_fail = n_skip = n_run = 0
+    t_all = time.monotonic()
+    for c in CASES:
+        if a.only and a.only not in c["name"]:
+            continue
+        ctx = Ctx(os.path.join(work, c["name"]), base)
+        ctx.mounts = []
+        os.makedirs(ctx.dir)
+        try:
+            try:
+                args = c["setup"](ctx)
+            except SkipCase as e:
+                print(f"SKIP {c['name']}: {e}")
+                n_skip += 1
+                continue
+            fails, secs = check_case(c, args, launcher, ctx)
+        finally:
+            for m in ctx.mounts:
+                subprocess.run(["umount", m], capture_output=True)
+        n_run += 1
+        if fails:
+            n_fail += 1
+            print(f"FAIL {c['name']} ({secs:.1f} s)")
+            for f in fails:
+                print(f"    - {f}")
+        else:
+            print(f"ok   {c['name']} ({secs:.1f} s)")
+        sys.stdout.flush()
+    mode = f"mpiexec -np {a.np}" if a.np > 0 else "single process"
+    print(f"\n{n_run - n_fail}/{n_run} bad-input cases passed ({mode}), {n_skip} skipped, "
+          f"{time.monotonic() - t_all:.0f} s")
+    return 1 if n_fail or n_run == 0 else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
