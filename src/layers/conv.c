@@ -236,6 +236,15 @@ static jc_code conv_init(jc_layer *l, const jc_section *sec, jc_err *err) {
   return JC_OK;
 }
 
+/* Output columns [*lo, *hi) whose input column ix = ox*S + fx - pl lies inside [0, W). */
+static void valid_span(int W, int S, int fx, int pl, int Wo, int *lo, int *hi) {
+  int a = pl - fx, b = W - 1 + pl - fx; /* need a <= ox*S <= b */
+  *lo = a > 0 ? (a + S - 1) / S : 0;
+  *hi = b < 0 ? 0 : b / S + 1;
+  if (*hi > Wo) *hi = Wo;
+  if (*lo > *hi) *lo = *hi;
+}
+
 /* x (C,H,W) -> cols (C*F*F, Ho*Wo); zero outside the image. */
 static void im2col(const float *x, int C, int H, int W, int F, int S, int pt, int pl, int Ho, int Wo,
                    float *cols) {
@@ -243,6 +252,8 @@ static void im2col(const float *x, int C, int H, int W, int F, int S, int pt, in
     for (int fy = 0; fy < F; fy++)
       for (int fx = 0; fx < F; fx++) {
         float *row = cols + ((size_t)(c * F + fy) * F + fx) * (size_t)(Ho * Wo);
+        int lo, hi;
+        valid_span(W, S, fx, pl, Wo, &lo, &hi);
         for (int oy = 0; oy < Ho; oy++) {
           int iy = oy * S + fy - pt;
           float *dst = row + (size_t)oy * Wo;
@@ -250,11 +261,12 @@ static void im2col(const float *x, int C, int H, int W, int F, int S, int pt, in
             memset(dst, 0, (size_t)Wo * sizeof *dst);
             continue;
           }
-          const float *src = x + ((size_t)c * H + iy) * W;
-          for (int ox = 0; ox < Wo; ox++) {
-            int ix = ox * S + fx - pl;
-            dst[ox] = (ix >= 0 && ix < W) ? src[ix] : 0.0f;
-          }
+          const float *src = x + ((size_t)c * H + iy) * W + fx - pl;
+          for (int ox = 0; ox < lo; ox++) dst[ox] = 0.0f;
+          if (S == 1) memcpy(dst + lo, src + lo, (size_t)(hi - lo) * sizeof *dst);
+          else
+            for (int ox = lo; ox < hi; ox++) dst[ox] = src[ox * S];
+          for (int ox = hi; ox < Wo; ox++) dst[ox] = 0.0f;
         }
       }
 }
@@ -267,15 +279,14 @@ static void col2im(const float *cols, int C, int H, int W, int F, int S, int pt,
     for (int fy = 0; fy < F; fy++)
       for (int fx = 0; fx < F; fx++) {
         const float *row = cols + ((size_t)(c * F + fy) * F + fx) * (size_t)(Ho * Wo);
+        int lo, hi;
+        valid_span(W, S, fx, pl, Wo, &lo, &hi);
         for (int oy = 0; oy < Ho; oy++) {
           int iy = oy * S + fy - pt;
           if (iy < 0 || iy >= H) continue;
-          float *dst = dx + ((size_t)c * H + iy) * W;
+          float *dst = dx + ((size_t)c * H + iy) * W + fx - pl;
           const float *src = row + (size_t)oy * Wo;
-          for (int ox = 0; ox < Wo; ox++) {
-            int ix = ox * S + fx - pl;
-            if (ix >= 0 && ix < W) dst[ix] += src[ox];
-          }
+          for (int ox = lo; ox < hi; ox++) dst[ox * S] += src[ox];
         }
       }
 }

@@ -62,26 +62,59 @@ static int window_argmax(const float *plane, int H, int W, const pool_cfg *c, in
 /* The common 2x2 window, stride 2, no padding, with window_argmax's rules (first maximum in
  * row-major order wins, the first NaN propagates) written as selects, not branches: on
  * real data the branches are unpredictable. v replaces the best so far when takes(). */
-static inline int takes(float v, float bv) { return v > bv || (v != v && bv == bv); }
+static inline int takes(float v, float bv) { return (v > bv) | ((v != v) & (bv == bv)); }
 
-/* One output row: y[ox] = max of x rows r0, r1 at columns 2ox, 2ox+1; arg[ox] its index
- * relative to r0 (0, 1, W, W+1) when arg is not NULL. */
-static inline void maxpool_row_2x2(const float *r0, int W, int Wo, float *y, int *arg) {
+/* 16 windows at a time, with GCC vector extensions (the compiler does not vectorise the
+ * scalar select chain): comparisons give lane masks of all ones / all zeros. */
+typedef float pool_vf __attribute__((vector_size(64)));
+typedef int pool_vi __attribute__((vector_size(64)));
+
+static inline pool_vf pool_load(const float *p) {
+  pool_vf v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+/* One select-chain step: where v takes over from m (takes()), m = v and a = cand. */
+static inline void pool_step(pool_vf v, pool_vi cand, pool_vf *m, pool_vi *a) {
+  pool_vi t = (v > *m) | ((v != v) & (*m == *m));
+  *a = (*a & ~t) | (cand & t);
+  *m = (pool_vf)(((pool_vi)*m & ~t) | ((pool_vi)v & t));
+}
+
+/* One output row: arg[ox] = index of the maximum of rows r0, r0 + W at columns 2ox, 2ox+1,
+ * relative to r0 (2ox, 2ox+1, W+2ox or W+2ox+1); y[ox] = its value when y is not NULL. */
+/* 16 windows from column 2*ox0: a0 a1 = 32 floats of the upper row, b0 b1 of the lower. */
+static inline void maxpool_16(pool_vf a0, pool_vf a1, pool_vf b0, pool_vf b1, int ox0, int W, pool_vf *m,
+                              pool_vi *a) {
+  const pool_vi even = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}, odd = even + 1;
+  pool_vi base = even + 2 * ox0;
+  *m = __builtin_shuffle(a0, a1, even);
+  *a = base;
+  pool_step(__builtin_shuffle(a0, a1, odd), base + 1, m, a);
+  pool_step(__builtin_shuffle(b0, b1, even), base + W, m, a);
+  pool_step(__builtin_shuffle(b0, b1, odd), base + W + 1, m, a);
+}
+
+static void maxpool_row_2x2(const float *r0, int W, int Wo, float *y, int *arg) {
   const float *r1 = r0 + W;
-  for (int ox = 0; ox < Wo; ox++) {
-    float m = r0[2 * ox], v;
-    int a = 2 * ox;
-    v = r0[2 * ox + 1];
-    a = takes(v, m) ? 2 * ox + 1 : a;
-    m = takes(v, m) ? v : m;
-    v = r1[2 * ox];
-    a = takes(v, m) ? W + 2 * ox : a;
-    m = takes(v, m) ? v : m;
-    v = r1[2 * ox + 1];
-    a = takes(v, m) ? W + 2 * ox + 1 : a;
-    m = takes(v, m) ? v : m;
-    if (y) y[ox] = m;
-    if (arg) arg[ox] = a;
+  pool_vf m;
+  pool_vi a;
+  int ox = 0;
+  for (; ox + 16 <= Wo; ox += 16) {
+    maxpool_16(pool_load(r0 + 2 * ox), pool_load(r0 + 2 * ox + 16), pool_load(r1 + 2 * ox),
+               pool_load(r1 + 2 * ox + 16), ox, W, &m, &a);
+    memcpy(arg + ox, &a, sizeof a);
+    if (y) memcpy(y + ox, &m, sizeof m);
+  }
+  if (ox < Wo) { /* the last < 16 windows through a zero-padded copy */
+    int n = Wo - ox;
+    float t0[32] = {0}, t1[32] = {0};
+    memcpy(t0, r0 + 2 * ox, (size_t)(2 * n) * sizeof *t0);
+    memcpy(t1, r1 + 2 * ox, (size_t)(2 * n) * sizeof *t1);
+    maxpool_16(pool_load(t0), pool_load(t0 + 16), pool_load(t1), pool_load(t1 + 16), ox, W, &m, &a);
+    memcpy(arg + ox, &a, (size_t)n * sizeof *arg);
+    if (y) memcpy(y + ox, &m, (size_t)n * sizeof *y);
   }
 }
 
@@ -97,7 +130,8 @@ static void maxpool_forward(const jc_layer *l, const float *params, const float 
     const float *xp = x + (size_t)q * H * W;
     float *yp = y + (size_t)q * Ho * Wo;
     if (is_2x2(c)) {
-      for (int oy = 0; oy < Ho; oy++) maxpool_row_2x2(xp + (size_t)2 * oy * W, W, Wo, yp + (size_t)oy * Wo, NULL);
+      int arg[Wo]; /* Wo < W: a few KiB of stack for any image that fits a net */
+      for (int oy = 0; oy < Ho; oy++) maxpool_row_2x2(xp + (size_t)2 * oy * W, W, Wo, yp + (size_t)oy * Wo, arg);
       continue;
     }
     for (int oy = 0; oy < Ho; oy++)
@@ -120,7 +154,7 @@ static void maxpool_backward(const jc_layer *l, const float *params, const float
     const float *dyp = dy + (size_t)q * Ho * Wo;
     float *dxp = dx + (size_t)q * H * W;
     if (is_2x2(c)) {
-      int arg[Wo]; /* Wo <= 2048 floats of stack for any image that fits a net */
+      int arg[Wo];
       for (int oy = 0; oy < Ho; oy++) {
         const size_t r0 = (size_t)2 * oy * W;
         maxpool_row_2x2(xp + r0, W, Wo, NULL, arg);
