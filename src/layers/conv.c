@@ -263,7 +263,8 @@ static void im2col(const float *x, int C, int H, int W, int F, int S, int pt, in
           }
           const float *src = x + ((size_t)c * H + iy) * W + fx - pl;
           for (int ox = 0; ox < lo; ox++) dst[ox] = 0.0f;
-          if (S == 1) memcpy(dst + lo, src + lo, (size_t)(hi - lo) * sizeof *dst);
+          if (S == 1) /* short rows: a loop beats a memcpy call */
+            for (int ox = lo; ox < hi; ox++) dst[ox] = src[ox];
           else
             for (int ox = lo; ox < hi; ox++) dst[ox] = src[ox * S];
           for (int ox = hi; ox < Wo; ox++) dst[ox] = 0.0f;
@@ -286,7 +287,10 @@ static void col2im(const float *cols, int C, int H, int W, int F, int S, int pt,
           if (iy < 0 || iy >= H) continue;
           float *dst = dx + ((size_t)c * H + iy) * W + fx - pl;
           const float *src = row + (size_t)oy * Wo;
-          for (int ox = lo; ox < hi; ox++) dst[ox * S] += src[ox];
+          if (S == 1)
+            for (int ox = lo; ox < hi; ox++) dst[ox] += src[ox];
+          else
+            for (int ox = lo; ox < hi; ox++) dst[ox * S] += src[ox];
         }
       }
 }
