@@ -1,6 +1,7 @@
 /* test_fast_kernels.c - the fast paths of conv.c and pool.c against naive loop nests.
  *
- * Conv: the direct correlation path (stride 1, <= 16 filters) and the im2col path on odd,
+ * Conv: the direct correlation path (stride 1; all of it for <= 16 filters, forward and dX
+ * on larger images otherwise) and the im2col path, mixed as conv_init chooses, on odd,
  * non-square shapes and filter counts that use every register tile (8 + 4 + 1), every kind
  * of padding: forward, dX, dW, db within 1e-5 relative (double-precision loops).
  * Max pooling 2x2/2: inputs full of ties (values from {-1, 0, 1}) and NaNs; the pooled value
@@ -193,7 +194,8 @@ int main(void) {
       check_conv(1, H, W, 8, 4, pads[p], 2);  /* DeepTop's first layer: direct, one 8-tile */
       check_conv(5, H, W, 13, 4, pads[p], 3); /* direct: tiles of 8 + 4 + 1, F = 4 dW tiles */
       check_conv(3, H, W, 7, 3, pads[p], 2);  /* direct: 4 + 1 + 1 + 1, F = 3 */
-      check_conv(2, H, W, 24, 3, pads[p], 2); /* im2col + sgemm */
+      check_conv(2, H, W, 24, 3, pads[p], 2); /* dW (and small images) im2col + sgemm, dX direct */
+      check_conv(8, H, W, 20, 3, pads[p], 2); /* >= 64 taps: forward direct too when >= 100 pixels */
       if (H >= 5 && W >= 5) check_conv(2, H, W, 3, 5, pads[p], 2); /* direct, F = 5: dW 4 + 1 */
     }
   check_conv(2, 9, 9, 4, 2, "3", 1); /* padding >= F: the im2col path */

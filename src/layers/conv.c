@@ -4,12 +4,13 @@
  * when the total padding it needs is odd the extra row/column goes at the bottom/right
  * (as Keras and PyTorch do).
  *
- * Two implementations, chosen once at init:
- *  - stride 1, at most 16 filters and padding < F on every side: direct correlation on a zero-padded "grid"
+ * Two implementations, chosen once at init for forward, dW and dX separately (conv_init):
+ *  - stride 1 and padding < F on every side: direct correlation on a zero-padded "grid"
  *    (see corr_geom), vectorised over output pixels with register tiles of filters x pixels;
  *    backward computes dW with the same tiling and dX as a correlation of the padded dy with
  *    the flipped, transposed kernel. No GEMM, no im2col.
  *  - otherwise, per sample im2col + sgemm.
+ * The lecture model's 32/64-filter layers mix them; DeepTop's 8-filter layers are direct.
  * Both are plain loops in a fixed order: the same bits whichever thread runs a micro-batch.
  */
 #include <cblas.h>
@@ -38,7 +39,8 @@ typedef struct {
 typedef struct {
   int k, f, s;
   int pad_top, pad_left; /* the bottom/right padding follows from the output size */
-  int direct;            /* 1: direct correlation (fwd: x on grid g; dX: dy on grid gt) */
+  int corr;              /* 1: stride 1, padding < F: the direct correlation can be used */
+  int fwd_direct, dw_direct, dx_direct; /* which parts use it (the rest im2col + sgemm) */
   corr_geom g, gt;
 } conv_cfg;
 
@@ -203,22 +205,30 @@ static jc_code conv_init(jc_layer *l, const jc_section *sec, jc_err *err) {
                    l->path, cfg_line(sec, "size"), f, f, l->in.h, l->in.w, ph_total, pw_total);
   conv_cfg *c = malloc(sizeof *c);
   if (!c) return jc_fail(err, JC_ERR_NOMEM, "out of memory");
-  *c = (conv_cfg){(int)k, (int)f, (int)s, pt, pl, 0, {0}, {0}};
+  *c = (conv_cfg){(int)k, (int)f, (int)s, pt, pl, 0, 0, 0, 0, {0}, {0}};
   l->cfg = c;
   int pb = ph_total - pt, pr = pw_total - pl;
-  /* Direct only for few filters: with K >= 32 a GEMM's tiles are full and it is faster
-   * (measured on both configs: bench/README.md). */
-  c->direct = s == 1 && k <= 16 && pt < f && pl < f && pb < f && pr < f;
-  if (c->direct) {
+  /* Where the direct correlation beats im2col + sgemm (measured, docs/performance.md): with
+   * few filters everywhere (a GEMM with M = K <= 16 is mostly empty tiles); with many
+   * filters only for dX, and forward with >= 64 taps, on images of >= 100 output pixels
+   * (dW and tiny images stay with sgemm). */
+  c->corr = s == 1 && pt < f && pl < f && pb < f && pr < f;
+  const int few = k <= 16, big = ho * wo >= 100, deep = l->in.c * f * f >= 64;
+  c->fwd_direct = c->corr && (few || (big && deep));
+  c->dw_direct = c->corr && few;
+  c->dx_direct = c->corr && (few || big);
+  size_t cols = (size_t)l->in.c * (size_t)(f * f) * (size_t)ho * (size_t)wo; /* one sample's column matrix */
+  l->ws_fixed = cols;
+  if (c->corr) {
     int F = (int)f, C = l->in.c, K = (int)k;
     size_t cff = (size_t)C * (size_t)(F * F);
     c->g = corr_geom_make(l->in.h + ph_total, l->in.w + pw_total, pt, pl, F);
     /* dX: dy sits at (F-1-pt, F-1-pl) of an (H+F-1) x (W+F-1) grid; correlating with the
      * flipped kernel gives dx (H, W). */
     c->gt = corr_geom_make(l->in.h + F - 1, l->in.w + F - 1, F - 1 - pt, F - 1 - pl, F);
-    size_t fwd = (size_t)C * c->g.plane + (size_t)K * c->g.nq;
-    size_t bwd = fwd + (size_t)K * c->gt.plane + (size_t)C * c->gt.nq + (size_t)K * cff * (1 + VL);
-    l->ws_fixed = bwd > fwd ? bwd : fwd;
+    /* grid, dyg, dgrid, dxg, wt, dwv, then cols (see conv_backward) */
+    l->ws_fixed += (size_t)C * c->g.plane + (size_t)K * c->g.nq + (size_t)K * c->gt.plane +
+                   (size_t)C * c->gt.nq + (size_t)K * cff * (1 + VL);
   }
   l->out = (jc_shape){(int)k, ho, wo};
   size_t cff = (size_t)l->in.c * (size_t)(f * f);
@@ -229,7 +239,6 @@ static jc_code conv_init(jc_layer *l, const jc_section *sec, jc_err *err) {
   l->kernel_shape[1] = l->in.c;
   l->kernel_shape[2] = l->kernel_shape[3] = (int)f;
   l->fan_in = cff;
-  if (!c->direct) l->ws_fixed = cff * (size_t)ho * (size_t)wo; /* one sample's column matrix */
   l->ws_per_sample = 0;
   l->flops = 2.0 * (double)cff * (double)k * ho * wo;
   snprintf(l->label, sizeof l->label, "%ldx%ld/%ld", f, f, s);
@@ -316,52 +325,6 @@ static void conv_forward_direct(const jc_layer *l, const float *w, const float *
   }
 }
 
-/* Direct path backward: dw += sum_i dy_i (x) x_i, db += sum dy, dx = dy (*) flipped w. */
-static void conv_backward_direct(const jc_layer *l, const float *w, const float *x, const float *dy, float *dx,
-                                 float *dw, float *db, int n, float *ws) {
-  const conv_cfg *c = l->cfg;
-  const corr_geom *g = &c->g, *gt = &c->gt;
-  int C = l->in.c, H = l->in.h, W = l->in.w, K = c->k, F = c->f, Ho = l->out.h, Wo = l->out.w;
-  float *grid = ws, *dyg = grid + (size_t)C * g->plane, *dgrid = dyg + (size_t)K * g->nq;
-  float *dxg = dgrid + (size_t)K * gt->plane, *wt = dxg + (size_t)C * gt->nq;
-  const size_t n_w = (size_t)K * (size_t)C * (size_t)(F * F);
-  float *dwv = wt + n_w;
-  memset(grid, 0, (size_t)C * g->plane * sizeof *grid);
-  memset(dyg, 0, (size_t)K * g->nq * sizeof *dyg);
-  memset(dwv, 0, n_w * VL * sizeof *dwv);
-  if (dx) {
-    memset(dgrid, 0, (size_t)K * gt->plane * sizeof *dgrid);
-    /* wt (C, K, F, F): wt[c][k][a][b] = w[k][c][F-1-a][F-1-b] */
-    for (int k = 0; k < K; k++)
-      for (int ci = 0; ci < C; ci++)
-        for (int a = 0; a < F * F; a++)
-          wt[((size_t)ci * K + k) * F * F + a] = w[((size_t)k * C + ci) * F * F + (size_t)(F * F - 1 - a)];
-  }
-  /* dy on the forward grid: Wo columns of each wg-wide row, zeros elsewhere. */
-  corr_geom gy = *g;
-  gy.top = gy.left = 0;
-  gy.plane = g->nq;
-  for (int i = 0; i < n; i++) {
-    const float *dyi = dy + (size_t)i * shape_size(l->out);
-    for (int k = 0; k < K; k++) {
-      float s = 0.0f;
-      for (int p = 0; p < Ho * Wo; p++) s += dyi[(size_t)k * Ho * Wo + p];
-      db[k] += s;
-    }
-    to_grid(x + (size_t)i * shape_size(l->in), C, H, W, g, grid);
-    to_grid(dyi, K, Ho, Wo, &gy, dyg);
-    corr_dw(grid, g, C, K, F, dyg, dwv);
-    if (!dx) continue;
-    to_grid(dyi, K, Ho, Wo, gt, dgrid);
-    corr_forward(dgrid, gt, K, C, F, wt, dxg);
-    float *dxi = dx + (size_t)i * shape_size(l->in);
-    for (int ci = 0; ci < C; ci++)
-      for (int y = 0; y < H; y++)
-        memcpy(dxi + ((size_t)ci * H + y) * W, dxg + (size_t)ci * gt->nq + (size_t)y * gt->wg, (size_t)W * sizeof *dxi);
-  }
-  for (size_t j = 0; j < n_w; j++) dw[j] += vsum(vload(dwv + j * VL));
-}
-
 /* x (n,C,H,W), w (K,C,F,F), b (K) -> y (n,K,Ho,Wo) */
 static void conv_forward(const jc_layer *l, const float *params, const float *x, float *y, int n,
                          const jc_ctx *ctx) {
@@ -370,7 +333,7 @@ static void conv_forward(const jc_layer *l, const float *params, const float *x,
   int C = l->in.c, H = l->in.h, W = l->in.w, K = c->k, Ho = l->out.h, Wo = l->out.w;
   int cff = C * c->f * c->f, hw = Ho * Wo;
   float *cols = ctx->ws;
-  if (c->direct) {
+  if (c->fwd_direct) {
     conv_forward_direct(l, w, b, x, y, n, ctx->ws);
     return;
   }
@@ -388,44 +351,78 @@ static void conv_forward(const jc_layer *l, const float *params, const float *x,
   }
 }
 
+/* Backward: db += sum dy; dw += dy (x) x per sample (direct: per-lane sums dwv over the
+ * micro-batch, reduced at the end; else sgemm on im2col); dx = dy (*) flipped w (direct:
+ * correlation of the padded dy; else sgemm + col2im). */
 static void conv_backward(const jc_layer *l, const float *params, const float *x, const float *y,
                           const float *dy, float *dx, float *grads, int n, const jc_ctx *ctx) {
   const conv_cfg *c = l->cfg;
   const float *w = params + l->offset;
   float *dw = grads + l->offset, *db = dw + l->n_kernel;
-  int C = l->in.c, H = l->in.h, W = l->in.w, K = c->k, Ho = l->out.h, Wo = l->out.w;
-  int cff = C * c->f * c->f, hw = Ho * Wo;
-  int direct = c->f == 1 && c->s == 1 && c->pad_top == 0 && c->pad_left == 0;
-  float *cols = ctx->ws;
-  if (c->direct) {
-    conv_backward_direct(l, w, x, dy, dx, dw, db, n, ctx->ws);
-    return;
+  int C = l->in.c, H = l->in.h, W = l->in.w, K = c->k, F = c->f, Ho = l->out.h, Wo = l->out.w;
+  int cff = C * F * F, hw = Ho * Wo;
+  const corr_geom *g = &c->g, *gt = &c->gt;
+  const size_t n_w = (size_t)K * (size_t)cff;
+  float *grid = ctx->ws, *dyg = grid, *dgrid = grid, *dxg = grid, *wt = grid, *dwv = grid, *cols = grid;
+  if (c->corr) {
+    dyg = grid + (size_t)C * g->plane;
+    dgrid = dyg + (size_t)K * g->nq;
+    dxg = dgrid + (size_t)K * gt->plane;
+    wt = dxg + (size_t)C * gt->nq;
+    dwv = wt + n_w;
+    cols = dwv + n_w * VL;
   }
+  const int dw_direct = c->dw_direct, dx_direct = dx && c->dx_direct;
+  if (dw_direct) {
+    memset(grid, 0, (size_t)C * g->plane * sizeof *grid);
+    memset(dyg, 0, (size_t)K * g->nq * sizeof *dyg);
+    memset(dwv, 0, n_w * VL * sizeof *dwv);
+  }
+  if (dx_direct) {
+    memset(dgrid, 0, (size_t)K * gt->plane * sizeof *dgrid);
+    /* wt (C, K, F, F): wt[c][k][a][b] = w[k][c][F-1-a][F-1-b] */
+    for (int k = 0; k < K; k++)
+      for (int ci = 0; ci < C; ci++)
+        for (int a = 0; a < F * F; a++)
+          wt[((size_t)ci * K + k) * F * F + a] = w[((size_t)k * C + ci) * F * F + (size_t)(F * F - 1 - a)];
+  }
+  /* dy on the forward grid: Wo columns of each wg-wide row, zeros elsewhere. */
+  corr_geom gy = *g;
+  gy.top = gy.left = 0;
+  gy.plane = g->nq;
   for (int i = 0; i < n; i++) {
     const float *xi = x + (size_t)i * shape_size(l->in);
     const float *dyi = dy + (size_t)i * shape_size(l->out);
+    float *dxi = dx ? dx + (size_t)i * shape_size(l->in) : NULL;
     for (int k = 0; k < K; k++) {
       float s = 0.0f;
       for (int p = 0; p < hw; p++) s += dyi[(size_t)k * hw + p];
       db[k] += s;
     }
-    const float *xcols = xi;
-    if (!direct) {
-      im2col(xi, C, H, W, c->f, c->s, c->pad_top, c->pad_left, Ho, Wo, cols);
-      xcols = cols;
+    if (dw_direct) {
+      to_grid(xi, C, H, W, g, grid);
+      to_grid(dyi, K, Ho, Wo, &gy, dyg);
+      corr_dw(grid, g, C, K, F, dyg, dwv);
+    } else {
+      im2col(xi, C, H, W, F, c->s, c->pad_top, c->pad_left, Ho, Wo, cols);
+      /* dw (K, cff) += dy (K, hw) . cols^T (hw, cff) */
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, cff, hw, 1.0f, dyi, hw, cols, hw, 1.0f, dw, cff);
     }
-    /* dw (K, cff) += dy (K, hw) . cols^T (hw, cff) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, cff, hw, 1.0f, dyi, hw, xcols, hw, 1.0f, dw, cff);
     if (!dx) continue;
-    float *dxi = dx + (size_t)i * shape_size(l->in);
-    if (direct) {
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cff, hw, K, 1.0f, w, cff, dyi, hw, 0.0f, dxi, hw);
-      continue;
+    if (dx_direct) {
+      to_grid(dyi, K, Ho, Wo, gt, dgrid);
+      corr_forward(dgrid, gt, K, C, F, wt, dxg);
+      for (int ci = 0; ci < C; ci++)
+        for (int r = 0; r < H; r++)
+          memcpy(dxi + ((size_t)ci * H + r) * W, dxg + (size_t)ci * gt->nq + (size_t)r * gt->wg, (size_t)W * sizeof *dxi);
+    } else {
+      /* dcols (cff, hw) = w^T (cff, K) . dy (K, hw) */
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cff, hw, K, 1.0f, w, cff, dyi, hw, 0.0f, cols, hw);
+      col2im(cols, C, H, W, F, c->s, c->pad_top, c->pad_left, Ho, Wo, dxi);
     }
-    /* dcols (cff, hw) = w^T (cff, K) . dy (K, hw) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cff, hw, K, 1.0f, w, cff, dyi, hw, 0.0f, cols, hw);
-    col2im(cols, C, H, W, c->f, c->s, c->pad_top, c->pad_left, Ho, Wo, dxi);
   }
+  if (dw_direct)
+    for (size_t j = 0; j < n_w; j++) dw[j] += vsum(vload(dwv + j * VL));
 }
 
 const jc_layer_ops jc_conv_ops = {"conv", "Conv2D", conv_init, conv_forward, conv_backward};
