@@ -96,11 +96,8 @@ static jc_code train_step(trainer *t, size_t s, int64_t epoch, jc_err *err) {
       const float *x = t->x + (size_t)k * micro * per;
       jc_ctx ctx = {.training = 1, .seed = net->hp.seed, .step = (uint64_t)t->step, .first_sample = start};
       memset(row, 0, t->row_len * sizeof *row);
-      const float *logits = net_forward(net, t->params, w, x, (int)len, ctx);
       int hits = 0;
-      double loss = loss_forward_backward(net->head, logits, t->train->labels + start, (int)len, net->n_logits,
-                                          scale, w->dlogits, &hits);
-      net_backward(net, t->params, w, x, w->dlogits, row, (int)len, ctx);
+      double loss = net_train_micro(net, t->params, w, x, t->train->labels + start, (int)len, scale, ctx, row, &hits);
       row[net->n_params + STAT_LOSS] = (float)loss;
       row[net->n_params + STAT_CORRECT] = (float)hits;
       row[net->n_params + STAT_SAMPLES] = (float)len;
@@ -289,18 +286,12 @@ static jc_code trainer_init(trainer *t, jc_err *err) {
   for (int i = 0; i < t->n_threads; i++)
     if (!(t->ws[i] = net_ws_create(net, (int)hp->micro_batch, err))) return JC_ERR_NOMEM;
   /* Segments: each kernel and bias, then each statistic, with its own fixed-point scale. */
-  size_t seg[2 * 100 * 2 + N_STATS + 1];
-  int n_seg = 0;
-  seg[0] = 0;
-  for (int i = 0; i < net->n_layers; i++) {
-    const jc_layer *l = &net->layers[i];
-    if (l->n_kernel == 0) continue;
-    seg[n_seg + 1] = l->offset + l->n_kernel;
-    seg[n_seg + 2] = l->offset + l->n_kernel + l->n_bias;
-    n_seg += 2;
-  }
+  size_t *seg = jc_malloc(((size_t)net->n_layers * 2 + N_STATS + 1) * sizeof *seg, err);
+  if (!seg) return JC_ERR_NOMEM;
+  int n_seg = net_param_segments(net, seg);
   for (int k = 0; k < N_STATS; k++, n_seg++) seg[n_seg + 1] = net->n_params + (size_t)k + 1;
   t->red = dist_reducer_create(t->row_len, seg, n_seg, err);
+  free(seg);
   return t->red ? JC_OK : JC_ERR_NOMEM;
 }
 
