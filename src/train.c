@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,13 +32,19 @@ typedef struct {
   int max_local;      /* most micro-batches one rank computes in a step */
   float *rows;        /* max_local rows: per-micro-batch gradients + statistics */
   float *sum;         /* row_len: the global sum of all rows */
-  float *x;           /* max_local * micro_batch jets, NCHW */
+  float *x;           /* max_local * micro_batch jets, NCHW: the current step's input */
+  float *x_next;      /* the same for the next step, filled by the prefetch thread */
+  int prefetch;       /* 1: read step s+1 in a background thread during step s */
+  int prefetched;     /* the next step's input is in x (or its read failed: prefetched_rc) */
+  jc_code prefetched_rc;
+  jc_err prefetched_err;
   int n_threads;
   jc_net_ws **ws;     /* one per thread */
   jc_optim *opt;
   jc_reducer *red;
   int64_t step;       /* optimizer steps taken */
   double t_start;
+  double t_read, t_compute, t_reduce, t_update; /* seconds spent in each part of the steps */
 } trainer;
 
 static double now(void) { return MPI_Wtime(); }
@@ -55,6 +62,65 @@ static void segment_name(const trainer *t, int s, char *buf, size_t n) {
     seg += 2;
   }
   snprintf(buf, n, "the loss");
+}
+
+/* ---- input: this rank's blocks of one step ---- */
+/* Read (and normalise) this rank's share of the blocks of step s into x. */
+static jc_code read_step(trainer *t, size_t s, float *x, jc_err *err) {
+  const jc_plan *p = t->plan;
+  const size_t per = shape_size(t->net->hp.input);
+  size_t first, count, lo, hi;
+  plan_step(p, s, &first, &count);
+  plan_share(count, t->rank, t->size, &lo, &hi);
+  for (size_t k = 0; k < hi - lo; k++) {
+    size_t start, len;
+    plan_block(p, p->order[first + lo + k], &start, &len);
+    float *xk = x + k * p->micro * per;
+    JC_TRY(data_read(t->train, start, len, xk, err));
+    net_normalize_input(t->net, xk, (int)len);
+  }
+  return JC_OK;
+}
+
+/* Background read of the next step, so that I/O and decompression overlap the compute.
+ * It runs only while the main thread computes (no MPI calls), so MPI_THREAD_SERIALIZED
+ * suffices, and HDF5 is never entered by two threads at once. */
+typedef struct {
+  trainer *t;
+  size_t step;
+  jc_code rc;
+  jc_err err;
+  pthread_t thread;
+  int running;
+} prefetch_job;
+
+static void *prefetch_main(void *arg) {
+  prefetch_job *job = arg;
+  jc_err_clear(&job->err);
+  job->rc = read_step(job->t, job->step, job->t->x_next, &job->err);
+  return NULL;
+}
+
+static void prefetch_start(trainer *t, prefetch_job *job, size_t step) {
+  job->t = t;
+  job->step = step;
+  job->rc = JC_OK;
+  job->running = t->prefetch && step < t->plan->n_steps && pthread_create(&job->thread, NULL, prefetch_main, job) == 0;
+}
+
+/* Wait for the prefetch; on success swap it in as the current input. Returns its result. */
+static jc_code prefetch_finish(trainer *t, prefetch_job *job, jc_err *err) {
+  if (!job->running) return JC_OK;
+  pthread_join(job->thread, NULL);
+  job->running = 0;
+  if (job->rc != JC_OK) {
+    *err = job->err;
+    return job->rc;
+  }
+  float *tmp = t->x;
+  t->x = t->x_next;
+  t->x_next = tmp;
+  return JC_OK;
 }
 
 /* ---- one training step ---- */
@@ -76,16 +142,23 @@ static jc_code train_step(trainer *t, size_t s, int64_t epoch, jc_err *err) {
   }
   const float scale = 1.0f / (float)batch_n;
 
-  /* 1. Read this rank's blocks. */
-  jc_code rc = JC_OK;
-  for (int k = 0; k < n_local && rc == JC_OK; k++) {
-    size_t start, len;
-    plan_block(p, p->order[first + lo + (size_t)k], &start, &len);
-    rc = data_read(t->train, start, len, t->x + (size_t)k * micro * per, err);
-    if (rc == JC_OK) net_normalize_input(net, t->x + (size_t)k * micro * per, (int)len);
+  /* 1. This rank's blocks (read now unless the prefetch thread already did), then start
+   * reading the next step's in the background. */
+  double t0 = now();
+  jc_code rc;
+  if (t->prefetched) { /* its failure, if any, is agreed on below like any other */
+    rc = t->prefetched_rc;
+    if (rc != JC_OK) *err = t->prefetched_err;
+    t->prefetched = 0;
+  } else {
+    rc = read_step(t, s, t->x, err);
   }
+  prefetch_job job = {0};
+  if (rc == JC_OK) prefetch_start(t, &job, s + 1);
 
   /* 2. Forward, loss and backward of each micro-batch into its own row, one per thread. */
+  double t1 = now();
+  t->t_read += t1 - t0;
   if (rc == JC_OK) {
 #pragma omp parallel for schedule(dynamic, 1)
     for (int k = 0; k < n_local; k++) {
@@ -104,9 +177,20 @@ static jc_code train_step(trainer *t, size_t s, int64_t epoch, jc_err *err) {
     }
   }
 
-  /* 3. Exact sum over all micro-batches of all ranks (also agrees on failures). */
+  /* 3. Exact sum over all micro-batches of all ranks (also agrees on failures). The
+   * prefetch is joined first: only one thread may be inside MPI. */
+  double t2 = now();
+  t->t_compute += t2 - t1;
+  if (job.running) {
+    t->prefetched_rc = prefetch_finish(t, &job, &t->prefetched_err); /* swaps x and x_next */
+    t->prefetched = 1;
+  }
+  t->t_read += now() - t2;
+  t2 = now();
   int bad = -1;
   rc = dist_sum_exact(t->comm, t->red, t->rows, n_local, (long)count, t->sum, rc, &bad, err);
+  double t3 = now();
+  t->t_reduce += t3 - t2;
   if (rc != JC_OK) {
     if (bad >= 0) {
       char what[96];
@@ -120,6 +204,7 @@ static jc_code train_step(trainer *t, size_t s, int64_t epoch, jc_err *err) {
   /* 4. Update the weights (identically on every rank). */
   optim_step(t->opt, &net->hp, t->params, t->sum, optim_lr(&net->hp, t->step, (int64_t)p->n_steps));
   t->step++;
+  t->t_update += now() - t3;
   return JC_OK;
 }
 
@@ -256,6 +341,7 @@ static void trainer_free(trainer *t) {
   free(t->rows);
   free(t->sum);
   free(t->x);
+  free(t->x_next);
   for (int i = 0; t->ws && i < t->n_threads; i++) net_ws_free(&t->ws[i]);
   free(t->ws);
   optim_free(&t->opt);
@@ -282,7 +368,13 @@ static jc_code trainer_init(trainer *t, jc_err *err) {
   t->x = jc_malloc((size_t)t->max_local * (size_t)hp->micro_batch * shape_size(hp->input) * sizeof(float), err);
   t->ws = jc_calloc((size_t)t->n_threads, sizeof *t->ws, err);
   t->opt = optim_create(hp->optimizer, net->n_params, err);
-  if (!t->params || !t->rows || !t->sum || !t->x || !t->ws || !t->opt) return JC_ERR_NOMEM;
+  int level = MPI_THREAD_SINGLE;
+  MPI_Query_thread(&level);
+  t->prefetch = level >= MPI_THREAD_SERIALIZED;
+  if (t->prefetch)
+    t->x_next = jc_malloc((size_t)t->max_local * (size_t)hp->micro_batch * shape_size(hp->input) * sizeof(float), err);
+  if (!t->params || !t->rows || !t->sum || !t->x || (t->prefetch && !t->x_next) || !t->ws || !t->opt)
+    return JC_ERR_NOMEM;
   for (int i = 0; i < t->n_threads; i++)
     if (!(t->ws[i] = net_ws_create(net, (int)hp->micro_batch, err))) return JC_ERR_NOMEM;
   /* Segments: each kernel and bias, then each statistic, with its own fixed-point scale. */
@@ -332,6 +424,7 @@ jc_code train_run(jc_net *net, const jc_train_opts *opts, MPI_Comm comm, jc_err 
   t.t_start = now();
   for (int64_t epoch = 0; rc == JC_OK && epoch < hp->epochs; epoch++) {
     plan_epoch(t.plan, hp->seed, epoch, hp->shuffle);
+    t.t_read = t.t_compute = t.t_reduce = t.t_update = 0.0;
     double t0 = now(), loss_sum = 0.0, correct = 0.0, samples = 0.0;
     for (size_t s = 0; rc == JC_OK && s < t.plan->n_steps; s++) {
       rc = train_step(&t, s, epoch, err);
@@ -363,6 +456,13 @@ jc_code train_run(jc_net *net, const jc_train_opts *opts, MPI_Comm comm, jc_err 
              correct / samples);
       if (t.val) printf(" | val loss %.4f acc %.4f AUC %.4f 1/eps_B(0.3) %.1f", vs.loss, vs.acc, vs.auc, vs.rej30);
       printf(" | %.0f img/s, %.1f s\n", samples / seconds, seconds);
+      if (opts->profile) {
+        double total = t.t_read + t.t_compute + t.t_reduce + t.t_update;
+        printf("  profile (rank 0, this epoch): read %.1f%%  forward+backward %.1f%%  allreduce (incl. waiting for "
+               "other ranks) %.1f%%  optimizer %.1f%%  of %.2f s in steps\n",
+               100 * t.t_read / total, 100 * t.t_compute / total, 100 * t.t_reduce / total, 100 * t.t_update / total,
+               total);
+      }
       fflush(stdout);
     }
   }

@@ -23,6 +23,7 @@ typedef struct {
   const char *out_dir;    /* run directory: config.cfg, metrics.csv, checkpoint.h5 */
   const char *init_path;  /* checkpoint whose weights start the run, or NULL */
   int force;              /* allow an existing run directory to be overwritten */
+  int profile;            /* print where the step time goes (read, compute, allreduce, update) */
 } jc_train_opts;
 
 /* Train net as its config says. Collective on comm; only rank 0 prints and writes. */

@@ -36,7 +36,9 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
   int provided = 0;
-  if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+  /* SERIALIZED: the training prefetch thread reads HDF5 (MPI-IO) while the main thread
+   * computes; never two threads in MPI at once. Without it, prefetch is off. */
+  if (MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided) != MPI_SUCCESS) {
     fprintf(stderr, "jetcnn: error: MPI_Init_thread failed\n");
     return JC_ERR_RUNTIME;
   }

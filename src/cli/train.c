@@ -13,6 +13,7 @@ jc_code cli_train(int argc, char **argv, MPI_Comm comm, jc_err *err) {
       {"set", 1, "KEY=VALUE", "override a [net] key, repeatable (e.g. --set epochs=3 --set learning_rate=0.01)", 0, {0}},
       {"init", 1, "CHECKPOINT", "start from the weights of this checkpoint (same architecture)", 0, {0}},
       {"force", 0, NULL, "overwrite a run directory that already holds a checkpoint", 0, {0}},
+      {"profile", 0, NULL, "print each epoch where the step time goes: read, compute, allreduce, update", 0, {0}},
   };
   const int n_opts = (int)(sizeof opts / sizeof opts[0]);
   const char *pos[1];
@@ -43,6 +44,7 @@ jc_code cli_train(int argc, char **argv, MPI_Comm comm, jc_err *err) {
         .out_dir = cli_value(opts, n_opts, "out"),
         .init_path = cli_value(opts, n_opts, "init"),
         .force = cli_flag(opts, n_opts, "force"),
+        .profile = cli_flag(opts, n_opts, "profile"),
     };
     rc = train_run(net, &t, comm, err);
   }
