@@ -69,6 +69,18 @@ static inline int takes(float v, float bv) { return (v > bv) | ((v != v) & (bv =
 typedef float pool_vf __attribute__((vector_size(64)));
 typedef int pool_vi __attribute__((vector_size(64)));
 
+/* Even and odd lanes of the 32 floats x:y. GCC's __builtin_shuffle takes a mask vector;
+ * clang (the fuzz build) spells it __builtin_shufflevector with constant lane numbers. */
+#define POOL_EVEN_LANES 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30
+#define POOL_ODD_LANES 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31
+#ifdef __clang__
+#define POOL_EVEN(x, y) __builtin_shufflevector(x, y, POOL_EVEN_LANES)
+#define POOL_ODD(x, y) __builtin_shufflevector(x, y, POOL_ODD_LANES)
+#else
+#define POOL_EVEN(x, y) __builtin_shuffle(x, y, (pool_vi){POOL_EVEN_LANES})
+#define POOL_ODD(x, y) __builtin_shuffle(x, y, (pool_vi){POOL_ODD_LANES})
+#endif
+
 static inline pool_vf pool_load(const float *p) {
   pool_vf v;
   memcpy(&v, p, sizeof v);
@@ -87,13 +99,13 @@ static inline void pool_step(pool_vf v, pool_vi cand, pool_vf *m, pool_vi *a) {
 /* 16 windows from column 2*ox0: a0 a1 = 32 floats of the upper row, b0 b1 of the lower. */
 static inline void maxpool_16(pool_vf a0, pool_vf a1, pool_vf b0, pool_vf b1, int ox0, int W, pool_vf *m,
                               pool_vi *a) {
-  const pool_vi even = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}, odd = even + 1;
+  const pool_vi even = {POOL_EVEN_LANES};
   pool_vi base = even + 2 * ox0;
-  *m = __builtin_shuffle(a0, a1, even);
+  *m = POOL_EVEN(a0, a1);
   *a = base;
-  pool_step(__builtin_shuffle(a0, a1, odd), base + 1, m, a);
-  pool_step(__builtin_shuffle(b0, b1, even), base + W, m, a);
-  pool_step(__builtin_shuffle(b0, b1, odd), base + W + 1, m, a);
+  pool_step(POOL_ODD(a0, a1), base + 1, m, a);
+  pool_step(POOL_EVEN(b0, b1), base + W, m, a);
+  pool_step(POOL_ODD(b0, b1), base + W + 1, m, a);
 }
 
 static void maxpool_row_2x2(const float *r0, int W, int Wo, float *y, int *arg) {
