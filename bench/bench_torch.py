@@ -9,14 +9,16 @@ PyTorch run, each in its own process (so each has its own peak RSS), on the same
 raw float32 file of `batch` uniform random images written once here. Training img/s is a
 full step (forward, loss, backward, optimizer step: the config's optimizer and learning
 rate); inference img/s is a forward pass with probabilities (torch: inference_mode).
-The best round of each is reported (least disturbed by the machine), with jetcnn's
-GFLOP/s as a fraction of the sgemm rate measured by BUILD_DIR/bench/sgemm_rate.
+The best round of each is reported (least disturbed by the machine), and the median over
+rounds of the back-to-back ratio, with jetcnn's GFLOP/s as a fraction of the sgemm rate
+measured by BUILD_DIR/bench/sgemm_rate.
 Needs Debian's python3-torch (run with /usr/bin/python3).
 """
 import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -173,11 +175,13 @@ def main():
 
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
     jc_bench = os.path.join(a.build, "bench", "jc_bench")
+    results_load = os.getloadavg()
     sgemm = run_json([os.path.join(a.build, "bench", "sgemm_rate")], env)
     peak = sgemm["per_thread_gflop_s"]
     print(f"sgemm on {a.threads} threads: {sgemm['threaded_gflop_s']:.1f} GFLOP/s threaded, "
           f"{peak:.1f} GFLOP/s one single-threaded sgemm per thread (n = {sgemm['n']})")
-    rows, results = [], {"sgemm": sgemm, "runs": []}
+    print(f"load average at the start {results_load[0]:.2f} (other processes on these cores make every number noisy)")
+    rows, results = [], {"sgemm": sgemm, "runs": [], "loadavg_start": results_load}
     with tempfile.TemporaryDirectory() as tmp:
         for cfg in a.configs:
             net = read_cfg(cfg)[0][1]
@@ -199,12 +203,16 @@ def main():
                     th_runs.append(run_json(th_cmd, env))
                 jc = {k: max(r[k] for r in jc_runs) for k in ("train_img_s", "infer_img_s", "train_gflop_s")}
                 th = {k: max(r[k] for r in th_runs) for k in ("train_img_s", "infer_img_s")}
+                # Ratios of each round's back-to-back pair, median: robust to load that comes and goes.
+                paired = {k: statistics.median(j[k] / t[k] for j, t in zip(jc_runs, th_runs))
+                          for k in ("train_img_s", "infer_img_s")}
                 jc_rss, th_rss = max(r["peak_rss_mb"] for r in jc_runs), max(r["peak_rss_mb"] for r in th_runs)
                 name = os.path.splitext(os.path.basename(cfg))[0]
-                rows.append((name, batch, micro, jc["train_img_s"], th["train_img_s"], jc["infer_img_s"],
-                             th["infer_img_s"], jc["train_gflop_s"], jc_rss, th_rss))
+                rows.append((name, batch, micro, jc["train_img_s"], th["train_img_s"], paired["train_img_s"],
+                             jc["infer_img_s"], th["infer_img_s"], paired["infer_img_s"], jc["train_gflop_s"], jc_rss,
+                             th_rss))
                 results["runs"].append({"config": name, "batch": batch, "micro_batch": micro, "jetcnn": jc_runs,
-                                        "torch": th_runs})
+                                        "torch": th_runs, "paired_median_ratio": paired})
                 if a.profile:
                     prof = run_json(jc_cmd + ["--profile", "--mode", "train"], env)["profile_s_per_step"]
                     print(f"  profile {name} batch {batch}: step {prof['step_wall'] * 1e3:.2f} ms, reduce "
@@ -214,12 +222,16 @@ def main():
                         print(f"    {lay['layer']:2d} {lay['kind']:13s} {lay['label']:8s} {lay['out']:9s} "
                               f"{lay['forward'] * 1e3:7.3f} {lay['backward'] * 1e3:7.3f}")
                     results["runs"][-1]["profile"] = prof
-    print(f"\n{'model':8s} {'batch':>5s} {'micro':>5s} | {'train img/s':>11s} {'torch':>7s} {'ratio':>5s} | "
-          f"{'infer img/s':>11s} {'torch':>7s} {'ratio':>5s} | {'GFLOP/s':>7s} {'of sgemm':>8s} | "
+    load = os.getloadavg()
+    results["loadavg_end"] = load
+    print(f"\nbest of {a.rounds} rounds; 'ratio' = best jetcnn / best torch, 'paired' = median over rounds of "
+          f"the back-to-back ratio; load average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(f"{'model':8s} {'batch':>5s} {'micro':>5s} | {'train img/s':>11s} {'torch':>7s} {'ratio':>5s} {'paired':>6s} | "
+          f"{'infer img/s':>11s} {'torch':>7s} {'ratio':>5s} {'paired':>6s} | {'GFLOP/s':>7s} {'of sgemm':>8s} | "
           f"{'RSS MB':>6s} {'torch':>6s}")
-    for name, batch, micro, jt, tt, ji, ti, gf, jr, tr in rows:
-        print(f"{name:8s} {batch:5d} {micro:5d} | {jt:11.0f} {tt:7.0f} {jt / tt:5.2f} | {ji:11.0f} {ti:7.0f} "
-              f"{ji / ti:5.2f} | {gf:7.1f} {gf / peak:8.0%} | {jr:6.1f} {tr:6.1f}")
+    for name, batch, micro, jt, tt, pt, ji, ti, pi, gf, jr, tr in rows:
+        print(f"{name:8s} {batch:5d} {micro:5d} | {jt:11.0f} {tt:7.0f} {jt / tt:5.2f} {pt:6.2f} | {ji:11.0f} {ti:7.0f} "
+              f"{ji / ti:5.2f} {pi:6.2f} | {gf:7.1f} {gf / peak:8.0%} | {jr:6.1f} {tr:6.1f}")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(results, f, indent=1)

@@ -14,6 +14,7 @@
  * Both are plain loops in a fixed order: the same bits whichever thread runs a micro-batch.
  */
 #include <cblas.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,6 +59,24 @@ static inline vf vsplat(float s) { return s - (vf){0}; }
 static inline float vsum(vf v) {
   float s = 0.0f;
   for (int j = 0; j < VL; j++) s += v[j];
+  return s;
+}
+
+/* The scratch from 64 bytes on: whole-vector loads of dy grids stay inside one cache line
+ * (conv_init asks for VL floats more). */
+static inline float *align_vec(float *p) {
+  uintptr_t a = (uintptr_t)p, m = VL * sizeof(float) - 1;
+  return (float *)((a + m) & ~m);
+}
+
+/* sum of x[0..n): per-lane partial sums in a fixed order, then the lanes (vectorised, and
+ * the same bits on every thread). */
+static float sum_floats(const float *x, int n) {
+  vf acc = {0};
+  int i = 0;
+  for (; i + VL <= n; i += VL) acc += vload(x + i);
+  float s = vsum(acc);
+  for (; i < n; i++) s += x[i];
   return s;
 }
 
@@ -218,7 +237,7 @@ static jc_code conv_init(jc_layer *l, const jc_section *sec, jc_err *err) {
   c->dw_direct = c->corr && few;
   c->dx_direct = c->corr && (few || big);
   size_t cols = (size_t)l->in.c * (size_t)(f * f) * (size_t)ho * (size_t)wo; /* one sample's column matrix */
-  l->ws_fixed = cols;
+  l->ws_fixed = cols + VL; /* + VL: room to align (align_vec) */
   if (c->corr) {
     int F = (int)f, C = l->in.c, K = (int)k;
     size_t cff = (size_t)C * (size_t)(F * F);
@@ -334,7 +353,7 @@ static void conv_forward(const jc_layer *l, const float *params, const float *x,
   int cff = C * c->f * c->f, hw = Ho * Wo;
   float *cols = ctx->ws;
   if (c->fwd_direct) {
-    conv_forward_direct(l, w, b, x, y, n, ctx->ws);
+    conv_forward_direct(l, w, b, x, y, n, align_vec(ctx->ws));
     return;
   }
   for (int i = 0; i < n; i++) {
@@ -363,7 +382,7 @@ static void conv_backward(const jc_layer *l, const float *params, const float *x
   int cff = C * F * F, hw = Ho * Wo;
   const corr_geom *g = &c->g, *gt = &c->gt;
   const size_t n_w = (size_t)K * (size_t)cff;
-  float *grid = ctx->ws, *dyg = grid, *dgrid = grid, *dxg = grid, *wt = grid, *dwv = grid, *cols = grid;
+  float *grid = align_vec(ctx->ws), *dyg = grid, *dgrid = grid, *dxg = grid, *wt = grid, *dwv = grid, *cols = grid;
   if (c->corr) {
     dyg = grid + (size_t)C * g->plane;
     dgrid = dyg + (size_t)K * g->nq;
@@ -394,11 +413,7 @@ static void conv_backward(const jc_layer *l, const float *params, const float *x
     const float *xi = x + (size_t)i * shape_size(l->in);
     const float *dyi = dy + (size_t)i * shape_size(l->out);
     float *dxi = dx ? dx + (size_t)i * shape_size(l->in) : NULL;
-    for (int k = 0; k < K; k++) {
-      float s = 0.0f;
-      for (int p = 0; p < hw; p++) s += dyi[(size_t)k * hw + p];
-      db[k] += s;
-    }
+    for (int k = 0; k < K; k++) db[k] += sum_floats(dyi + (size_t)k * hw, hw);
     if (dw_direct) {
       to_grid(xi, C, H, W, g, grid);
       to_grid(dyi, K, Ho, Wo, &gy, dyg);
