@@ -12,14 +12,14 @@
 /* ---- the known sections and keys: the one place that lists them (docs/config.md) ---- */
 typedef struct {
   const char *section;
-  const char *keys[24];
+  const char *keys[28];
 } section_keys;
 
 static const section_keys KNOWN[] = {
     {"net",
      {"input", "batch", "micro_batch", "epochs", "optimizer", "learning_rate", "momentum", "beta1",
       "beta2", "epsilon", "schedule", "warmup_epochs", "step_epochs", "gamma", "weight_decay", "seed",
-      "shuffle", "normalize", "input_scale", "shuffle_window", NULL}},
+      "shuffle", "normalize", "input_scale", "shuffle_window", "checkpoint_every", "keep_checkpoints", NULL}},
     {"conv", {"filters", "size", "stride", "pad", "activation", "slope", "alpha", NULL}},
     {"maxpool", {"size", "stride", "pad", NULL}},
     {"avgpool", {"size", "stride", "pad", NULL}},

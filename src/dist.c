@@ -53,7 +53,7 @@ jc_reducer *dist_reducer_create(size_t len, const size_t *seg, int n_seg, jc_err
   r->n_seg = n_seg;
   r->seg = jc_malloc(((size_t)n_seg + 1) * sizeof *r->seg, err);
   r->acc = jc_malloc((len ? len : 1) * sizeof *r->acc, err);
-  r->maxv = jc_malloc(((size_t)n_seg + 1) * sizeof *r->maxv, err);
+  r->maxv = jc_malloc(((size_t)n_seg + 2) * sizeof *r->maxv, err);
   r->scale = jc_malloc(((size_t)n_seg + 1) * sizeof *r->scale, err);
   if (!r->seg || !r->acc || !r->maxv || !r->scale) {
     dist_reducer_free(&r);
@@ -91,8 +91,10 @@ jc_code dist_sum_exact(MPI_Comm comm, jc_reducer *r, const float *rows, int n_lo
     r->maxv[s] = m;
   }
   r->maxv[n_seg] = local_rc != JC_OK ? 1.0f : 0.0f;
-  if (MPI_Allreduce(MPI_IN_PLACE, r->maxv, n_seg + 1, MPI_FLOAT, MPI_MAX, comm) != MPI_SUCCESS)
+  r->maxv[n_seg + 1] = (float)r->flag;
+  if (MPI_Allreduce(MPI_IN_PLACE, r->maxv, n_seg + 2, MPI_FLOAT, MPI_MAX, comm) != MPI_SUCCESS)
     return dist_agree(comm, jc_fail(err, JC_ERR_RUNTIME, "MPI_Allreduce (maxima) failed"), err);
+  r->flag = (int)r->maxv[n_seg + 1];
   if (r->maxv[n_seg] > 0.0f) return dist_agree(comm, local_rc, err);
   for (int s = 0; s < n_seg; s++)
     if (isinf(r->maxv[s])) {

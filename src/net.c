@@ -91,6 +91,8 @@ static jc_code parse_hparams(const jc_section *s, jc_hparams *hp, jc_err *err) {
   hp->normalize = (jc_normalize)e;
   JC_TRY(cfg_float(s, "input_scale", 1.0, 1e-30, 1e30, &hp->input_scale, err));
   JC_TRY(cfg_int(s, "shuffle_window", 8192, 1, 1L << 30, &hp->shuffle_window, err));
+  JC_TRY(cfg_int(s, "checkpoint_every", 0, 0, 1L << 40, &hp->checkpoint_every, err));
+  JC_TRY(cfg_int(s, "keep_checkpoints", 2, 1, 1000000, &hp->keep_checkpoints, err));
   return JC_OK;
 }
 

@@ -1,6 +1,10 @@
 /* checkpoint.h - the model file RUNDIR/checkpoint.h5 (format "jetcnn-1", docs/formats.md):
- * the config text, weights per layer in PyTorch's order, optimizer state, epoch and step.
- * Written by rank 0 under a temporary name and renamed; read by every rank. */
+ * the config text, weights per layer in PyTorch's order, optimizer state, and the training
+ * progress needed to resume exactly (epoch, step, position in the epoch, metrics so far).
+ * Written by rank 0 under a temporary name, fsynced and renamed; read by every rank.
+ *
+ * A run directory holds checkpoint.h5 (the newest) and the newest keep_checkpoints of
+ * checkpoint-STEP.h5 (hard links to the same files, so no extra space). */
 #ifndef JETCNN_CHECKPOINT_H
 #define JETCNN_CHECKPOINT_H
 
@@ -12,21 +16,45 @@
 
 #define CHECKPOINT_FORMAT "jetcnn-1"
 
-/* Training progress stored with the weights. */
+/* Training progress stored with the weights. With the weights, the optimizer state and the
+ * config it determines the rest of the run exactly: the data order is a function of
+ * (seed, epoch) and the dropout masks of (seed, step, sample). */
 typedef struct {
-  int64_t epoch;  /* epochs completed */
-  int64_t step;   /* optimizer steps taken */
+  int64_t epoch;         /* epochs completed */
+  int64_t step;          /* optimizer steps taken in all */
+  int64_t epoch_step;    /* steps taken in the epoch after those (0 at an epoch end) */
+  double epoch_sums[3];  /* training loss, correct predictions, samples summed over those steps */
+  int64_t train_jets;    /* jets in the training file (a resumed run must see the same number) */
+  char *metrics;         /* metrics.csv so far, header included; checkpoint_read allocates it
+                          * (caller frees), checkpoint_write only reads it (may be NULL) */
 } jc_progress;
 
-/* Rank 0 writes path atomically; every rank returns the agreed result. opt may be NULL. */
+/* Rank 0 writes path atomically (PATH.tmp, fsync, rename); every rank returns the agreed
+ * result. opt and progress may be NULL. Refuses (JC_ERR_RUNTIME, naming the layer) to
+ * write non-finite weights, so a diverged run never replaces a good checkpoint. */
 jc_code checkpoint_write(const char *path, const jc_net *net, const float *params, const jc_optim *opt,
-                         jc_progress progress, MPI_Comm comm, jc_err *err);
+                         const jc_progress *progress, MPI_Comm comm, jc_err *err);
+
+/* Checkpoint of a run directory: writes DIR/checkpoint.h5 as checkpoint_write() does, then
+ * (rank 0) links it as DIR/checkpoint-STEP.h5 (12 digits), removes all but the newest
+ * `keep` of those and fsyncs the directory. Collective. */
+jc_code checkpoint_save_run(const char *dir, long keep, const jc_net *net, const float *params,
+                            const jc_optim *opt, const jc_progress *progress, MPI_Comm comm, jc_err *err);
+
+/* Rank 0 removes every DIR/checkpoint-STEP.h5 (a run started over with --force). */
+void checkpoint_remove_history(const char *dir, MPI_Comm comm);
 
 /* The config text stored in the checkpoint at path (caller frees). Collective on comm. */
 char *checkpoint_read_config(const char *path, MPI_Comm comm, jc_err *err);
 
+/* What differs between a checkpoint's config text and cfg, as "[net] epochs: 2 -> 3; ..."
+ * (caller frees); "" when nothing that affects training differs (checkpoint_every and
+ * keep_checkpoints may change between a run and its resumption). NULL on error. */
+char *checkpoint_config_changes(const char *stored_text, const jc_config *cfg, jc_err *err);
+
 /* Read the weights into params (n_params floats, layout of net), checking every shape;
- * if opt is non-NULL also the optimizer state, and progress if non-NULL. Collective. */
+ * if opt is non-NULL also the optimizer state, and progress if non-NULL (fields missing in
+ * older checkpoints read as 0 / NULL). Collective. */
 jc_code checkpoint_read(const char *path, const jc_net *net, float *params, jc_optim *opt, jc_progress *progress,
                         MPI_Comm comm, jc_err *err);
 

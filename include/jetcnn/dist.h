@@ -33,7 +33,9 @@ typedef struct {
   int n_seg;
   size_t *seg;      /* segment boundaries, n_seg + 1 entries, seg[0] = 0, seg[n_seg] = len */
   int64_t *acc;     /* len accumulators */
-  float *maxv;      /* n_seg + 1 maxima (the last one carries the error flag) */
+  float *maxv;      /* n_seg + 2 maxima (the last two carry the error flag and `flag`) */
+  int flag;         /* in: this rank's flag (e.g. a stop request, 0..2^24); out: the maximum over
+                     * ranks, agreed in the same collective as the sum */
   double *scale;    /* n_seg fixed-point scales of the current sum */
 } jc_reducer;
 

@@ -38,6 +38,8 @@ typedef struct {
   jc_normalize normalize;  /* per-image normalisation before input_scale */
   double input_scale;      /* pixels are multiplied by this (after normalize) */
   long shuffle_window;     /* jets shuffled together (rounded to whole HDF5 chunks); bounds I/O memory */
+  long checkpoint_every;   /* also checkpoint every this many optimizer steps (0: only at epoch ends) */
+  long keep_checkpoints;   /* checkpoint-STEP.h5 files kept in the run directory (the newest K) */
 } jc_hparams;
 
 typedef struct {

@@ -13,6 +13,7 @@
 #define JETCNN_TRAIN_H
 
 #include <mpi.h>
+#include <signal.h>
 
 #include "jetcnn/data.h"
 #include "jetcnn/net.h"
@@ -20,13 +21,20 @@
 typedef struct {
   const char *train_path; /* required */
   const char *val_path;   /* NULL: no validation */
-  const char *out_dir;    /* run directory: config.cfg, metrics.csv, checkpoint.h5 */
-  const char *init_path;  /* checkpoint whose weights start the run, or NULL */
-  int force;              /* allow an existing run directory to be overwritten */
+  const char *out_dir;    /* run directory: config.cfg, metrics.csv, checkpoint.h5, checkpoint-STEP.h5 */
+  const char *init_path;  /* checkpoint whose weights start a new run, or NULL */
+  int force;              /* start over in a run directory that holds a checkpoint */
+  int resume;             /* the run directory must hold a checkpoint to continue (a finished run: nothing to do) */
   int profile;            /* print where the step time goes (read, compute, allreduce, update) */
+  const volatile sig_atomic_t *stop; /* set (to a signal number) by a signal handler, or NULL: checkpoint
+                          * at the next step boundary and return JC_EXIT_REQUEUE */
 } jc_train_opts;
 
-/* Train net as its config says. Collective on comm; only rank 0 prints and writes. */
+/* Train net as its config says. Collective on comm; only rank 0 prints and writes.
+ * A run directory holding a checkpoint of the same config (except checkpoint_every and
+ * keep_checkpoints) and an unfinished run is resumed exactly where it stopped; one of a
+ * different config is refused naming the changed keys (JC_ERR_USAGE); force starts over.
+ * Checkpoints at every epoch end and every hp.checkpoint_every steps. */
 jc_code train_run(jc_net *net, const jc_train_opts *opts, MPI_Comm comm, jc_err *err);
 
 /* Forward jets [start, start+count) of d on all threads (micro-batches of the net's

@@ -66,7 +66,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "jetcnn: warning: MPI provides thread level %d < FUNNELED\n", provided);
       rc = cmd->run(argc - 1, argv + 1, comm, &err);
     }
-    if (rc != JC_OK && rank == 0) fprintf(stderr, "jetcnn: error: %s\n", err.msg);
+    if (rc != JC_OK && rank == 0)
+      fprintf(stderr, "jetcnn: %s%s\n", rc == JC_EXIT_REQUEUE ? "" : "error: ", err.msg);
   }
   fflush(stdout);
   fflush(stderr);

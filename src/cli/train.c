@@ -1,9 +1,28 @@
 /* train.c - `jetcnn train CONFIG --train FILE [--val FILE] --out DIR [--set KEY=VALUE ...]`. */
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 #include "jetcnn/dist.h"
 #include "jetcnn/train.h"
+
+/* SIGTERM / SIGUSR1 only record the signal; the trainer agrees on it across ranks at the next
+ * step boundary, checkpoints and returns JC_EXIT_REQUEUE. A second signal changes nothing. */
+static volatile sig_atomic_t stop_signal = 0;
+
+static void on_stop_signal(int sig) { stop_signal = sig; }
+
+static jc_code catch_stop_signals(jc_err *err) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sa.sa_flags = SA_RESTART; /* file writes and MPI polls continue where they were */
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGUSR1, &sa, NULL) != 0)
+    return jc_fail(err, JC_ERR_RUNTIME, "cannot install the SIGTERM/SIGUSR1 handlers");
+  return JC_OK;
+}
 
 jc_code cli_train(int argc, char **argv, MPI_Comm comm, jc_err *err) {
   cli_opt opts[] = {
@@ -12,7 +31,8 @@ jc_code cli_train(int argc, char **argv, MPI_Comm comm, jc_err *err) {
       {"out", 1, "DIR", "run directory: config.cfg, metrics.csv, checkpoint.h5 (default runs/<config name>)", 0, {0}},
       {"set", 1, "KEY=VALUE", "override a [net] key, repeatable (e.g. --set epochs=3 --set learning_rate=0.01)", 0, {0}},
       {"init", 1, "CHECKPOINT", "start from the weights of this checkpoint (same architecture)", 0, {0}},
-      {"force", 0, NULL, "overwrite a run directory that already holds a checkpoint", 0, {0}},
+      {"resume", 0, NULL, "continue the run in --out from its checkpoint (a finished run: nothing to do)", 0, {0}},
+      {"force", 0, NULL, "start over in a run directory that already holds a checkpoint", 0, {0}},
       {"profile", 0, NULL, "print each epoch where the step time goes: read, compute, allreduce, update", 0, {0}},
   };
   const int n_opts = (int)(sizeof opts / sizeof opts[0]);
@@ -23,7 +43,12 @@ jc_code cli_train(int argc, char **argv, MPI_Comm comm, jc_err *err) {
     cli_print_help(comm, "[mpirun -np P] jetcnn train CONFIG --train FILE [--val FILE] --out DIR [options]",
                    "Train the model defined by CONFIG. The config's batch is the global batch: P ranks each\n"
                    "compute a share of it and the result is bitwise the same for any P. OpenMP threads per\n"
-                   "rank come from OMP_NUM_THREADS.",
+                   "rank come from OMP_NUM_THREADS.\n\n"
+                   "Checkpoints go to DIR/checkpoint.h5 at every epoch end and every checkpoint_every steps.\n"
+                   "If DIR holds an unfinished run of the same config it is resumed exactly (also with another\n"
+                   "number of ranks); a different config is refused, naming what changed. SIGTERM or SIGUSR1\n"
+                   "(to any rank, or to mpirun/srun) checkpoints at the next step and exits with code 75:\n"
+                   "run the same command again to resume.",
                    opts, n_opts);
     return JC_OK;
   }
@@ -44,9 +69,12 @@ jc_code cli_train(int argc, char **argv, MPI_Comm comm, jc_err *err) {
         .out_dir = cli_value(opts, n_opts, "out"),
         .init_path = cli_value(opts, n_opts, "init"),
         .force = cli_flag(opts, n_opts, "force"),
+        .resume = cli_flag(opts, n_opts, "resume"),
         .profile = cli_flag(opts, n_opts, "profile"),
+        .stop = &stop_signal,
     };
-    rc = train_run(net, &t, comm, err);
+    rc = catch_stop_signals(err);
+    if (rc == JC_OK) rc = train_run(net, &t, comm, err);
   }
   net_free(&net);
   return rc;
