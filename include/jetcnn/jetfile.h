@@ -9,6 +9,8 @@
  *   /jet_pt /jet_eta /jet_phi /jet_mass /tau1 /tau2 /tau3 (N) float32
  * Root attribute format = JETFILE_FORMAT. Ranks own whole chunks (jetfile_rank_rows) and
  * write in rounds of blocks; every write is collective, so every rank calls it every round.
+ * The writer encodes the chunks itself (jetdeflate_chunk) and stores them with
+ * H5Dwrite_chunk; readers see ordinary shuffle + deflate chunks.
  */
 #ifndef JETCNN_JETFILE_H
 #define JETCNN_JETFILE_H
@@ -66,14 +68,18 @@ typedef struct {
   MPI_Comm comm;
   jetfile_layout layout;
   hsize_t n_jets;
+  hsize_t chunk_rows;                 /* rows per chunk of every dataset */
+  unsigned char *pad, *send, *recv;   /* chunk encoding buffers, kept across rounds */
+  size_t pad_cap, send_cap, recv_cap;
 } jetfile_writer;
 
 /* Create PATH.tmp with every dataset of the layout for n_jets jets and the format
  * attribute. Collective on comm. */
 jc_code jetfile_create(jetfile_writer *w, const char *path, hsize_t n_jets, const jetfile_layout *layout,
                        MPI_Comm comm, jc_err *err);
-/* Write rows [0, n) of b to file rows [row0, row0 + n). Collective: every rank calls it,
- * a rank with nothing to write passes n = 0. */
+/* Write rows [0, n) of b to file rows [row0, row0 + n); row0 starts a chunk and n is whole
+ * chunks unless the rows end the dataset. Collective: every rank calls it, a rank with
+ * nothing to write passes n = 0. */
 jc_code jetfile_write_block(jetfile_writer *w, hsize_t row0, int n, const jetfile_block *b, jc_err *err);
 /* Close, fsync and rename PATH.tmp to PATH (collective). */
 jc_code jetfile_commit(jetfile_writer *w, jc_err *err);
@@ -86,6 +92,16 @@ jc_code jetfile_describe_images(jetfile_writer *w, const jetimage_params *image,
 /* Scalar numeric attributes (all ranks call them with the same value). */
 jc_code jetfile_attr_double(hid_t obj, const char *name, double value, jc_err *err);
 jc_code jetfile_attr_long(hid_t obj, const char *name, long long value, jc_err *err);
+
+/* Encode n bytes as a zlib stream (one fixed-Huffman deflate block, runs of equal bytes as
+ * distance-1 matches) into out, which holds at least n + n / 8 + 16 bytes; returns its length.
+ * Any inflate decodes it. */
+size_t jetdeflate_encode(const unsigned char *src, size_t n, unsigned char *out);
+/* One chunk of n_elems elements of elem_size bytes through HDF5's shuffle filter (into
+ * scratch, n_elems * elem_size bytes) and jetdeflate_encode (into out, sized as there);
+ * returns the encoded length. */
+size_t jetdeflate_chunk(const unsigned char *src, size_t n_elems, size_t elem_size, unsigned char *scratch,
+                        unsigned char *out);
 
 typedef struct {
   hid_t file;
