@@ -83,12 +83,19 @@ void jetimage_make(const jetimage_params *p, const float *c, const uint8_t *char
   }
   double flip_x = left > right ? -1.0 : 1.0, flip_y = below > above ? -1.0 : 1.0;
 
+  /* pixels touched, in first-hit order: normalising visits only them, not all P x P */
+  static _Thread_local int touched[JETOBS_MAX_CONST];
+  int n_touched = 0;
   double half = 0.5 * p->extent, step = p->extent / p->pixels;
   for (int i = 0; i < n; i++) {
     double x = flip_x * hits[i].x, y = flip_y * hits[i].y;
     double col = floor((x + half) / step), row = floor((half - y) / step);
     if (col < 0.0 || row < 0.0 || col >= p->pixels || row >= p->pixels) continue;
-    float *px = image + ((size_t)row * (size_t)p->pixels + (size_t)col) * (size_t)n_ch;
+    int pixel = (int)row * p->pixels + (int)col;
+    float *px = image + (size_t)pixel * (size_t)n_ch;
+    int fresh = 1;
+    for (int k = 0; k < n_ch; k++) fresh &= px[k] == 0.0f;
+    if (fresh) touched[n_touched++] = pixel;
     if (p->channels == JETIMAGE_PT) {
       px[0] += (float)hits[i].pt;
     } else if (hits[i].charged) {
@@ -99,11 +106,13 @@ void jetimage_make(const jetimage_params *p, const float *c, const uint8_t *char
     }
   }
   if (!p->normalize) return;
-  size_t n_pix = (size_t)p->pixels * (size_t)p->pixels;
   for (int k = 0; k < n_ch; k++) {
     double total = 0.0;
-    for (size_t i = 0; i < n_pix; i++) total += image[i * (size_t)n_ch + (size_t)k];
+    for (int t = 0; t < n_touched; t++) total += image[(size_t)touched[t] * (size_t)n_ch + (size_t)k];
     if (total <= 0.0) continue;
-    for (size_t i = 0; i < n_pix; i++) image[i * (size_t)n_ch + (size_t)k] = (float)(image[i * (size_t)n_ch + (size_t)k] / total);
+    for (int t = 0; t < n_touched; t++) {
+      float *v = image + (size_t)touched[t] * (size_t)n_ch + (size_t)k;
+      *v = (float)(*v / total);
+    }
   }
 }

@@ -3,11 +3,14 @@
  * Clustering uses the nearest-neighbour trick of FastJet's N^2 strategy (Cacciari & Salam
  * 2006): for d_ij = min(kt_i^2, kt_j^2) dR_ij^2 the closest pair is always some particle and
  * its geometric nearest neighbour, so each particle only tracks its nearest neighbour in
- * (y, phi) and a merge updates the few particles that pointed at the merged pair.
+ * (y, phi) and a merge updates the few particles that pointed at the merged pair. For the
+ * usual jet (< 256 constituents) the pairwise dR^2 are kept in a matrix, so a merge computes
+ * one new row instead of re-measuring every distance it looks at.
  */
 #include "jetcnn/jetobs.h"
 
 #include <float.h>
+#include <stddef.h>
 #include <math.h>
 
 #define N_AXES 3
@@ -17,11 +20,16 @@ typedef struct {
   double kt2, y, phi;
 } pseudojet;
 
+/* Pseudojets of more than DR_MATRIX_MAX constituents are clustered without the matrix. */
+#define DR_MATRIX_MAX 256
+
 typedef struct {
   pseudojet jets[JETOBS_MAX_CONST];
   int nn[JETOBS_MAX_CONST];
   double nn_dr2[JETOBS_MAX_CONST];
   double pt[JETOBS_MAX_CONST], y[JETOBS_MAX_CONST], phi[JETOBS_MAX_CONST];
+  int use_matrix, stride;
+  double dr2[DR_MATRIX_MAX * DR_MATRIX_MAX]; /* dR^2 of pseudojets i, k at [i * stride + k] */
 } cluster_work;
 
 static void set_kinematics(pseudojet *j) {
@@ -38,22 +46,47 @@ static void set_kinematics(pseudojet *j) {
 
 static double dr2(double y1, double phi1, double y2, double phi2) {
   double dphi = fabs(phi1 - phi2);
-  if (dphi > M_PI) dphi = 2.0 * M_PI - dphi;
+  dphi = dphi > M_PI ? 2.0 * M_PI - dphi : dphi;
   double dy = y1 - y2;
   return dy * dy + dphi * dphi;
 }
 
+static double pair_dr2(const cluster_work *w, int i, int k) {
+  return w->use_matrix ? w->dr2[i * w->stride + k] : dr2(w->jets[i].y, w->jets[i].phi, w->jets[k].y, w->jets[k].phi);
+}
+
+/* Row i of the matrix (and column i) from pseudojet i's current (y, phi). */
+static void fill_row(cluster_work *w, int n, int i) {
+  double yi = w->jets[i].y, phii = w->jets[i].phi;
+  double *row = w->dr2 + (size_t)i * (size_t)w->stride;
+  for (int k = 0; k < n; k++) row[k] = dr2(yi, phii, w->jets[k].y, w->jets[k].phi);
+  for (int k = 0; k < n; k++) w->dr2[(size_t)k * (size_t)w->stride + (size_t)i] = row[k];
+}
+
 static void find_nn(cluster_work *w, int n, int i) {
-  w->nn[i] = -1;
-  w->nn_dr2[i] = DBL_MAX;
-  for (int k = 0; k < n; k++) {
-    if (k == i) continue;
-    double d = dr2(w->jets[i].y, w->jets[i].phi, w->jets[k].y, w->jets[k].phi);
-    if (d < w->nn_dr2[i]) {
-      w->nn_dr2[i] = d;
-      w->nn[i] = k;
+  int best = -1;
+  double best_d = DBL_MAX;
+  if (w->use_matrix) {
+    /* branch-free argmin: which neighbour is nearest is unpredictable */
+    const double *row = w->dr2 + (size_t)i * (size_t)w->stride;
+    for (int k = 0; k < n; k++) {
+      double d = k == i ? DBL_MAX : row[k];
+      int closer = d < best_d;
+      best_d = closer ? d : best_d;
+      best = closer ? k : best;
+    }
+  } else {
+    for (int k = 0; k < n; k++) {
+      if (k == i) continue;
+      double d = pair_dr2(w, i, k);
+      if (d < best_d) {
+        best_d = d;
+        best = k;
+      }
     }
   }
+  w->nn[i] = best;
+  w->nn_dr2[i] = best_d;
 }
 
 /* Merge pair (a, b), a < b, into a, drop b (the last pseudojet moves into its slot); returns n - 1. */
@@ -69,8 +102,15 @@ static int merge(cluster_work *w, int n, int a, int b) {
     w->jets[b] = w->jets[last];
     w->nn[b] = w->nn[last];
     w->nn_dr2[b] = w->nn_dr2[last];
+    if (w->use_matrix) {
+      size_t st = (size_t)w->stride;
+      for (int k = 0; k < n; k++) w->dr2[(size_t)b * st + (size_t)k] = w->dr2[(size_t)last * st + (size_t)k];
+      for (int k = 0; k < n; k++) w->dr2[(size_t)k * st + (size_t)b] = w->dr2[(size_t)b * st + (size_t)k];
+      w->dr2[(size_t)b * st + (size_t)b] = 0.0;
+    }
   }
   n--;
+  if (w->use_matrix) fill_row(w, n, a);
   int stale[JETOBS_MAX_CONST], n_stale = 0;
   for (int k = 0; k < n; k++) {
     if (k == a || w->nn[k] == a || w->nn[k] == b) {
@@ -78,7 +118,7 @@ static int merge(cluster_work *w, int n, int a, int b) {
     } else {
       if (w->nn[k] == last) w->nn[k] = b;
       /* the merged pseudojet may now be closer than k's neighbour */
-      double d = dr2(w->jets[k].y, w->jets[k].phi, ja->y, ja->phi);
+      double d = pair_dr2(w, k, a);
       if (d < w->nn_dr2[k]) {
         w->nn_dr2[k] = d;
         w->nn[k] = a;
@@ -126,6 +166,10 @@ void jetobs_nsubjettiness(const float *c, int m, double r0, double tau[3]) {
   for (int a = 0; a < N_AXES; a++) tau[a] = 0.0;
   if (n <= 1 || pt_sum <= 0.0) return;
   int n_particles = n;
+  w.use_matrix = n <= DR_MATRIX_MAX;
+  w.stride = n;
+  if (w.use_matrix)
+    for (int i = 0; i < n; i++) fill_row(&w, i + 1, i);
   for (int i = 0; i < n; i++) find_nn(&w, n, i);
   while (n > 1) {
     if (n <= N_AXES) tau[n - 1] = tau_sum(&w, n_particles, n) / (r0 * pt_sum);
@@ -133,10 +177,9 @@ void jetobs_nsubjettiness(const float *c, int m, double r0, double tau[3]) {
     double best_d = DBL_MAX;
     for (int i = 0; i < n; i++) {
       double d = w.jets[i].kt2 * w.nn_dr2[i];
-      if (d < best_d) {
-        best_d = d;
-        best = i;
-      }
+      int closer = d < best_d;
+      best_d = closer ? d : best_d;
+      best = closer ? i : best;
     }
     int other = w.nn[best];
     int a = best < other ? best : other, b = best < other ? other : best;

@@ -18,6 +18,8 @@ static uint64_t mix64(uint64_t z) {
 
 void gen_rng_init(gen_rng *rng, uint64_t seed, uint64_t stream) {
   rng->state = mix64(mix64(seed + GOLDEN_GAMMA) ^ (stream * 0xd1342543de82ef95ULL + 1));
+  rng->has_spare = 0;
+  rng->spare = 0.0;
 }
 
 uint64_t gen_rng_u64(gen_rng *rng) {
@@ -31,8 +33,18 @@ double gen_rng_uniform(gen_rng *rng) {
 }
 
 double gen_rng_gauss(gen_rng *rng) {
+  if (rng->has_spare) {
+    rng->has_spare = 0;
+    return rng->spare;
+  }
+  /* Box-Muller gives two independent normals per pair of uniforms: keep the second */
   double u1 = gen_rng_uniform(rng), u2 = gen_rng_uniform(rng);
-  return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+  double r = sqrt(-2.0 * log(u1)), s, c;
+  s = sin(2.0 * M_PI * u2);
+  c = cos(2.0 * M_PI * u2);
+  rng->spare = r * s;
+  rng->has_spare = 1;
+  return r * c;
 }
 
 int gen_rng_poisson(gen_rng *rng, double mean) {
