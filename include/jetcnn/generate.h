@@ -17,7 +17,7 @@
 /* ---- random numbers: one SplitMix64 stream per (seed, stream id) ---- */
 typedef struct {
   uint64_t state;
-  double spare; /* the second normal of the last Box-Muller pair */
+  double spare; /* the second normal of the last polar Box-Muller pair */
   int has_spare;
 } gen_rng;
 
@@ -27,7 +27,7 @@ void gen_rng_init(gen_rng *rng, uint64_t seed, uint64_t stream);
 uint64_t gen_rng_u64(gen_rng *rng);
 /* Uniform in the open interval (0, 1). */
 double gen_rng_uniform(gen_rng *rng);
-/* Standard normal (Box-Muller; every other call returns the pair's cached second value). */
+/* Standard normal (polar Box-Muller; every other call returns the pair's cached second value). */
 double gen_rng_gauss(gen_rng *rng);
 /* Poisson with the given mean (inversion; meant for means below ~50). */
 int gen_rng_poisson(gen_rng *rng, double mean);

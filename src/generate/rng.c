@@ -37,14 +37,18 @@ double gen_rng_gauss(gen_rng *rng) {
     rng->has_spare = 0;
     return rng->spare;
   }
-  /* Box-Muller gives two independent normals per pair of uniforms: keep the second */
-  double u1 = gen_rng_uniform(rng), u2 = gen_rng_uniform(rng);
-  double r = sqrt(-2.0 * log(u1)), s, c;
-  s = sin(2.0 * M_PI * u2);
-  c = cos(2.0 * M_PI * u2);
-  rng->spare = r * s;
+  /* Marsaglia's polar form of Box-Muller: a point (x, y) uniform in the unit disc gives two
+   * independent normals x f, y f with f = sqrt(-2 ln s / s), s = x^2 + y^2, without trig */
+  double x, y, s;
+  do {
+    x = 2.0 * gen_rng_uniform(rng) - 1.0;
+    y = 2.0 * gen_rng_uniform(rng) - 1.0;
+    s = x * x + y * y;
+  } while (s >= 1.0 || s == 0.0);
+  double f = sqrt(-2.0 * log(s) / s);
+  rng->spare = y * f;
   rng->has_spare = 1;
-  return r * c;
+  return x * f;
 }
 
 int gen_rng_poisson(gen_rng *rng, double mean) {
