@@ -80,15 +80,16 @@ jc_code dist_sum_exact(MPI_Comm comm, jc_reducer *r, const float *rows, int n_lo
   /* 1. Local magnitude maxima per segment (+inf marks a non-finite value). */
   for (int s = 0; s < n_seg; s++) {
     float m = 0.0f;
+    int nonfinite = 0;
     for (int k = 0; k < n_local; k++) {
       const float *row = rows + (size_t)k * len;
       for (size_t j = r->seg[s]; j < r->seg[s + 1]; j++) {
         float a = fabsf(row[j]);
-        if (!(a <= 3.0e38f)) a = INFINITY; /* NaN or Inf */
-        if (a > m) m = a;
+        m = a > m ? a : m;
+        nonfinite |= !(a <= 3.4028235e38f); /* NaN or Inf */
       }
     }
-    r->maxv[s] = m;
+    r->maxv[s] = nonfinite ? INFINITY : m;
   }
   r->maxv[n_seg] = local_rc != JC_OK ? 1.0f : 0.0f;
   r->maxv[n_seg + 1] = (float)r->flag;
@@ -111,24 +112,25 @@ jc_code dist_sum_exact(MPI_Comm comm, jc_reducer *r, const float *rows, int n_lo
     if (r->maxv[s] > 0.0f) frexp((double)r->maxv[s], &e);
     scale[s] = ldexp(1.0, 62 - L - e);
   }
+  /* Truncation toward zero is as deterministic as rounding and one instruction. */
   for (int s = 0; s < n_seg; s++) {
-    const long lo = (long)r->seg[s], hi = (long)r->seg[s + 1];
+    const size_t lo = r->seg[s], hi = r->seg[s + 1];
     const double sc = scale[s];
-#pragma omp parallel for schedule(static) if (hi - lo > 4096)
-    for (long j = lo; j < hi; j++) {
-      int64_t a = 0;
-      for (int k = 0; k < n_local; k++) a += llrint((double)rows[(size_t)k * len + (size_t)j] * sc);
-      r->acc[j] = a;
+    int64_t *acc = r->acc;
+    if (n_local == 0) memset(acc + lo, 0, (hi - lo) * sizeof *acc);
+    else
+      for (size_t j = lo; j < hi; j++) acc[j] = (int64_t)((double)rows[j] * sc);
+    for (int k = 1; k < n_local; k++) {
+      const float *row = rows + (size_t)k * len;
+      for (size_t j = lo; j < hi; j++) acc[j] += (int64_t)((double)row[j] * sc);
     }
   }
   /* 3. Integer sums are associative: any split over ranks gives the same bits. */
   if (MPI_Allreduce(MPI_IN_PLACE, r->acc, (int)len, MPI_INT64_T, MPI_SUM, comm) != MPI_SUCCESS)
     return dist_agree(comm, jc_fail(err, JC_ERR_RUNTIME, "MPI_Allreduce (gradients) failed"), err);
   for (int s = 0; s < n_seg; s++) {
-    const long lo = (long)r->seg[s], hi = (long)r->seg[s + 1];
     const double inv = 1.0 / scale[s];
-#pragma omp parallel for schedule(static) if (hi - lo > 4096)
-    for (long j = lo; j < hi; j++) out[j] = (float)((double)r->acc[j] * inv);
+    for (size_t j = r->seg[s]; j < r->seg[s + 1]; j++) out[j] = (float)((double)r->acc[j] * inv);
   }
   return JC_OK;
 }
