@@ -11,6 +11,7 @@ PACKAGES=(
   libinih-dev
   python3 python3-numpy python3-h5py python3-matplotlib python3-sklearn python3-torch
   python3-pandas python3-tables
+  clang libclang-rt-14-dev libomp-dev   # libFuzzer build (tests/fuzz): clang, its fuzzer runtime, OpenMP
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
