@@ -55,7 +55,8 @@ jc_reducer *dist_reducer_create(size_t len, const size_t *seg, int n_seg, jc_err
   r->acc = jc_malloc((len ? len : 1) * sizeof *r->acc, err);
   r->maxv = jc_malloc(((size_t)n_seg + 2) * sizeof *r->maxv, err);
   r->scale = jc_malloc(((size_t)n_seg + 1) * sizeof *r->scale, err);
-  if (!r->seg || !r->acc || !r->maxv || !r->scale) {
+  r->req = jc_malloc(((size_t)n_seg + 1) * sizeof *r->req, err);
+  if (!r->seg || !r->acc || !r->maxv || !r->scale || !r->req) {
     dist_reducer_free(&r);
     return NULL;
   }
@@ -69,6 +70,7 @@ void dist_reducer_free(jc_reducer **r) {
   free((*r)->acc);
   free((*r)->maxv);
   free((*r)->scale);
+  free((*r)->req);
   free(*r);
   *r = NULL;
 }
@@ -112,8 +114,10 @@ jc_code dist_sum_exact(MPI_Comm comm, jc_reducer *r, const float *rows, int n_lo
     if (r->maxv[s] > 0.0f) frexp((double)r->maxv[s], &e);
     scale[s] = ldexp(1.0, 62 - L - e);
   }
-  /* Truncation toward zero is as deterministic as rounding and one instruction. */
-  for (int s = 0; s < n_seg; s++) {
+  /* Truncation toward zero is as deterministic as rounding and one instruction. Segments are
+   * converted last to first (the order backward produces them), each optionally sent at once. */
+  int mpi_ok = 1;
+  for (int s = n_seg - 1; s >= 0; s--) {
     const size_t lo = r->seg[s], hi = r->seg[s + 1];
     const double sc = scale[s];
     int64_t *acc = r->acc;
@@ -124,10 +128,16 @@ jc_code dist_sum_exact(MPI_Comm comm, jc_reducer *r, const float *rows, int n_lo
       const float *row = rows + (size_t)k * len;
       for (size_t j = lo; j < hi; j++) acc[j] += (int64_t)((double)row[j] * sc);
     }
+    if (r->overlap)
+      mpi_ok &= MPI_Iallreduce(MPI_IN_PLACE, acc + lo, (int)(hi - lo), MPI_INT64_T, MPI_SUM, comm, &r->req[s]) ==
+                MPI_SUCCESS;
   }
   /* 3. Integer sums are associative: any split over ranks gives the same bits. */
-  if (MPI_Allreduce(MPI_IN_PLACE, r->acc, (int)len, MPI_INT64_T, MPI_SUM, comm) != MPI_SUCCESS)
-    return dist_agree(comm, jc_fail(err, JC_ERR_RUNTIME, "MPI_Allreduce (gradients) failed"), err);
+  if (r->overlap)
+    mpi_ok &= MPI_Waitall(n_seg, r->req, MPI_STATUSES_IGNORE) == MPI_SUCCESS;
+  else
+    mpi_ok = MPI_Allreduce(MPI_IN_PLACE, r->acc, (int)len, MPI_INT64_T, MPI_SUM, comm) == MPI_SUCCESS;
+  if (!mpi_ok) return dist_agree(comm, jc_fail(err, JC_ERR_RUNTIME, "MPI_Allreduce (gradients) failed"), err);
   for (int s = 0; s < n_seg; s++) {
     const double inv = 1.0 / scale[s];
     for (size_t j = r->seg[s]; j < r->seg[s + 1]; j++) out[j] = (float)((double)r->acc[j] * inv);

@@ -37,6 +37,10 @@ typedef struct {
   int flag;         /* in: this rank's flag (e.g. a stop request, 0..2^24); out: the maximum over
                      * ranks, agreed in the same collective as the sum */
   double *scale;    /* n_seg fixed-point scales of the current sum */
+  int overlap;      /* 1: one MPI_Iallreduce per segment, started as soon as that segment is
+                     * converted (overlaps conversion and communication); 0: one blocking
+                     * MPI_Allreduce. Same result; 0 is the default (docs/performance.md). */
+  MPI_Request *req; /* n_seg requests for overlap mode */
 } jc_reducer;
 
 /* Reducer for rows of len floats cut into n_seg segments (bounds copied). Caller owns. */
