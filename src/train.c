@@ -383,21 +383,40 @@ static jc_code open_run(trainer *t, jc_progress *at, run_start *how, jc_err *err
   return JC_OK;
 }
 
+/* Progress display: a bar redrawn in place on a terminal, plain lines otherwise.
+ * JETCNN_PROGRESS=bar|lines|none overrides (mpirun hands ranks a pseudo-terminal even when
+ * its own output goes to a file, so the bar is also throttled to two redraws a second). */
+static int progress_mode(void) {
+  static int mode = -1; /* 0 none, 1 lines, 2 bar */
+  if (mode < 0) {
+    const char *env = getenv("JETCNN_PROGRESS");
+    if (env && strcmp(env, "none") == 0) mode = 0;
+    else if (env && strcmp(env, "lines") == 0) mode = 1;
+    else if (env && strcmp(env, "bar") == 0) mode = 2;
+    else mode = isatty(STDOUT_FILENO) ? 2 : 1;
+  }
+  return mode;
+}
+
 static void progress(const trainer *t, int64_t epoch, size_t s, double loss, double acc, double t0, size_t samples) {
-  if (t->rank != 0) return;
+  static double last_draw = 0.0;
+  if (t->rank != 0 || progress_mode() == 0) return;
   const size_t n_steps = t->plan->n_steps;
+  const int last = s + 1 == n_steps;
   double el = now() - t0, rate = el > 0 ? (double)samples / el : 0.0;
   double eta = s + 1 < n_steps && s > 0 ? el / (double)(s + 1) * (double)(n_steps - s - 1) : 0.0;
-  if (isatty(STDOUT_FILENO)) {
+  if (progress_mode() == 2) {
+    if (!last && now() - last_draw < 0.5) return;
+    last_draw = now();
     int width = 30, done = (int)((double)width * (double)(s + 1) / (double)n_steps);
-    printf("\repoch %lld/%ld [%.*s%*s] %zu/%zu loss %.4f acc %.3f %.0f img/s ETA %.0fs   ", (long long)epoch + 1,
+    printf("\repoch %lld/%ld [%.*s%*s] %zu/%zu loss %.4f acc %.3f %.0f img/s ETA %.0fs   %s", (long long)epoch + 1,
            t->net->hp.epochs, done, "##############################", width - done, "", s + 1, n_steps, loss, acc,
-           rate, eta);
+           rate, eta, last ? "\n" : "");
     fflush(stdout);
     return;
   }
   size_t every = n_steps / 10 > 0 ? n_steps / 10 : 1;
-  if ((s + 1) % every == 0 || s + 1 == n_steps) {
+  if ((s + 1) % every == 0 || last) {
     printf("epoch %lld/%ld step %zu/%zu loss %.4f acc %.3f %.0f img/s ETA %.0fs\n", (long long)epoch + 1,
            t->net->hp.epochs, s + 1, n_steps, loss, acc, rate, eta);
     fflush(stdout);
@@ -551,7 +570,6 @@ jc_code train_run(jc_net *net, const jc_train_opts *opts, MPI_Comm comm, jc_err 
     }
     if (rc != JC_OK) break;
     double seconds = now() - t0;
-    if (t.rank == 0 && isatty(STDOUT_FILENO)) printf("\n");
     val_stats vs = {NAN, NAN, NAN, NAN};
     if (t.val) rc = validate(&t, &vs, err);
     if (rc != JC_OK) break;
