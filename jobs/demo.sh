@@ -21,7 +21,7 @@ $MPIRUN $JETCNN generate --jets $((JETS / 4)) --seed 3 --out runs/demo/test.h5
 $MPIRUN $JETCNN train configs/deeptop.cfg --train runs/demo/train.h5 --val runs/demo/val.h5 \
   --out runs/demo/model --force --set epochs=5
 $MPIRUN $JETCNN predict runs/demo/model/checkpoint.h5 --data runs/demo/test.h5 --out runs/demo/scores.h5
-$JETCNN roc runs/demo/scores.h5 --observable jet_mass --window 150:200 --likelihood --csv runs/demo/roc.csv \
-  --json runs/demo/metrics.json
-/usr/bin/python3 analysis/plot_roc.py runs/demo/scores.h5 runs/demo/roc.csv --out runs/demo/roc.png
+$JETCNN roc runs/demo/scores.h5 --label "DeepTop CNN" --observable jet_mass --observable tau32 --likelihood \
+  --csv runs/demo/roc.csv --json runs/demo/metrics.json
+/usr/bin/python3 analysis/plot_roc.py runs/demo/roc.csv --out runs/demo/roc.png
 echo "ROC plot: $(pwd)/runs/demo/roc.png (and roc.pdf); metrics: runs/demo/metrics.json"
