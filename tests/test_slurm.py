@@ -80,7 +80,7 @@ def reference(extra):
 def submit(c, extra_args, wait):
     env = dict(c.env, JETCNN=a.jetcnn, JETCNN_HOME=a.source, JETCNN_CONFIG=config, JETCNN_TRAIN=train,
                JETCNN_VAL=val, JETCNN_RUNS=runs, JETCNN_ARGS=" ".join(extra_args), JETCNN_LAUNCHER="srun",
-               JETCNN_SRUN_ARGS="", OMP_NUM_THREADS="1")
+               OMP_NUM_THREADS="1")
     cmd = ["sbatch", "--parsable", "--ntasks-per-node=2", "--cpus-per-task=1", "--time=5",
            f"--output={work}/job-%j.out"] + (["--wait"] if wait else []) + [os.path.join(a.source, "jobs", "train.sbatch")]
     return c.run(cmd, env=env, timeout=110, cwd=work)
