@@ -874,6 +874,8 @@ def main():
     launcher = [jetcnn]
     if a.np > 0:
         launcher = [a.mpiexec, "--oversubscribe", "-np", str(a.np), jetcnn]
+        for var in ("OMPI_ALLOW_RUN_AS_ROOT", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"):  # CI runs as root
+            os.environ.setdefault(var, "1")
     work = os.path.abspath(a.workdir)
     shutil.rmtree(work, ignore_errors=True)
     base = os.path.join(work, "base")
