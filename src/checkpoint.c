@@ -321,6 +321,15 @@ jc_code checkpoint_save_run(const char *dir, long keep, const jc_net *net, const
   return dist_agree(comm, rc, err);
 }
 
+int checkpoint_history_count(const char *dir) {
+  DIR *d = opendir(dir);
+  int n = 0;
+  long long step;
+  for (struct dirent *e; d && (e = readdir(d));) n += history_step(e->d_name, &step);
+  if (d) closedir(d);
+  return n;
+}
+
 void checkpoint_remove_history(const char *dir, MPI_Comm comm) {
   if (dist_rank(comm) == 0) prune_history(dir, 0, NULL);
 }

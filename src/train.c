@@ -342,11 +342,14 @@ static jc_code open_run(trainer *t, jc_progress *at, run_start *how, jc_err *err
   const jc_hparams *hp = &t->net->hp;
   char path[4096];
   snprintf(path, sizeof path, "%s/checkpoint.h5", o->out_dir);
-  int have = t->rank == 0 && access(path, F_OK) == 0;
-  MPI_Bcast(&have, 1, MPI_INT, 0, t->comm);
+  int have[2] = {t->rank == 0 && access(path, F_OK) == 0, t->rank == 0 ? checkpoint_history_count(o->out_dir) : 0};
+  MPI_Bcast(have, 2, MPI_INT, 0, t->comm);
   *how = RUN_NEW;
   if (o->resume && o->force) return jc_fail(err, JC_ERR_USAGE, "train: --resume and --force contradict each other");
-  if (!have || o->force) {
+  if (!have[0] && have[1] && !o->force) /* a new run's pruning would delete its own checkpoints first */
+    return jc_fail(err, JC_ERR_USAGE, "%s: run directory holds %d checkpoint-STEP.h5 files but no checkpoint.h5; "
+                   "copy the one to resume from to checkpoint.h5, or pass --force to start over", o->out_dir, have[1]);
+  if (!have[0] || o->force) {
     if (o->resume)
       return jc_fail(err, JC_ERR_USAGE, "%s: nothing to resume: no checkpoint.h5 (leave out --resume to start a run)",
                      o->out_dir);

@@ -189,6 +189,14 @@ if a.case == "exact":
     if must(r, 2, "a finished run without --resume"):
         check("already holds a checkpoint" in r.stderr and "finished run" in r.stderr, "refused: " + r.stderr.strip()[-200:])
     check(open(os.path.join(ref, "checkpoint.h5"), "rb").read() == before, "the finished run's checkpoint is untouched")
+    orphans = os.path.join(work, "orphans")  # history files without checkpoint.h5: never pruned silently
+    os.makedirs(orphans)
+    for step in (56, 63):
+        shutil.copy(os.path.join(hist, f"checkpoint-{step:012d}.h5"), orphans)
+    r = train(orphans)
+    if must(r, 2, "checkpoint-STEP.h5 files but no checkpoint.h5"):
+        check("holds 2 checkpoint-STEP.h5 files but no checkpoint.h5" in r.stderr, "refused: says why")
+    check(len(glob.glob(os.path.join(orphans, "checkpoint-*.h5"))) == 2, "the orphaned checkpoints are kept")
     r = train(os.path.join(work, "empty"), extra=["--resume"])
     if must(r, 2, "--resume without a checkpoint"):
         check("nothing to resume" in r.stderr, "says there is nothing to resume")

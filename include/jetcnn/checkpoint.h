@@ -41,6 +41,9 @@ jc_code checkpoint_write(const char *path, const jc_net *net, const float *param
 jc_code checkpoint_save_run(const char *dir, long keep, const jc_net *net, const float *params,
                             const jc_optim *opt, const jc_progress *progress, MPI_Comm comm, jc_err *err);
 
+/* Number of DIR/checkpoint-STEP.h5 files (0 when DIR cannot be read). Local, no MPI. */
+int checkpoint_history_count(const char *dir);
+
 /* Rank 0 removes every DIR/checkpoint-STEP.h5 (a run started over with --force). */
 void checkpoint_remove_history(const char *dir, MPI_Comm comm);
 

@@ -47,8 +47,8 @@ jc_code cli_train(int argc, char **argv, MPI_Comm comm, jc_err *err) {
                    "Checkpoints go to DIR/checkpoint.h5 at every epoch end and every checkpoint_every steps.\n"
                    "If DIR holds an unfinished run of the same config it is resumed exactly (also with another\n"
                    "number of ranks); a different config is refused, naming what changed. SIGTERM or SIGUSR1\n"
-                   "(to any rank, or to mpirun/srun) checkpoints at the next step and exits with code 75:\n"
-                   "run the same command again to resume.",
+                   "to any rank (or SIGUSR1 to mpirun/srun) checkpoints at the next step and exits with\n"
+                   "code 75: run the same command again to resume (docs/cluster.md).",
                    opts, n_opts);
     return JC_OK;
   }
