@@ -108,7 +108,10 @@ static inline void maxpool_16(pool_vf a0, pool_vf a1, pool_vf b0, pool_vf b1, in
   pool_step(POOL_ODD(b0, b1), base + W + 1, m, a);
 }
 
-static void maxpool_row_2x2(const float *r0, int W, int Wo, float *y, int *arg) {
+/* One output row from rows r0, r0 + W; `end` is the end of the readable input: a short last
+ * group of windows is loaded in place when 32 floats past it are still readable (the
+ * extra lanes are computed and dropped), else through a zero-padded copy. */
+static void maxpool_row_2x2(const float *r0, int W, int Wo, float *y, int *arg, const float *end) {
   const float *r1 = r0 + W;
   pool_vf m;
   pool_vi a;
@@ -119,12 +122,17 @@ static void maxpool_row_2x2(const float *r0, int W, int Wo, float *y, int *arg) 
     memcpy(arg + ox, &a, sizeof a);
     if (y) memcpy(y + ox, &m, sizeof m);
   }
-  if (ox < Wo) { /* the last < 16 windows through a zero-padded copy */
+  if (ox < Wo) {
     int n = Wo - ox;
-    float t0[32] = {0}, t1[32] = {0};
-    memcpy(t0, r0 + 2 * ox, (size_t)(2 * n) * sizeof *t0);
-    memcpy(t1, r1 + 2 * ox, (size_t)(2 * n) * sizeof *t1);
-    maxpool_16(pool_load(t0), pool_load(t0 + 16), pool_load(t1), pool_load(t1 + 16), ox, W, &m, &a);
+    if (end - (r1 + 2 * ox) >= 32) {
+      maxpool_16(pool_load(r0 + 2 * ox), pool_load(r0 + 2 * ox + 16), pool_load(r1 + 2 * ox),
+                 pool_load(r1 + 2 * ox + 16), ox, W, &m, &a);
+    } else {
+      float t0[32] = {0}, t1[32] = {0};
+      memcpy(t0, r0 + 2 * ox, (size_t)(2 * n) * sizeof *t0);
+      memcpy(t1, r1 + 2 * ox, (size_t)(2 * n) * sizeof *t1);
+      maxpool_16(pool_load(t0), pool_load(t0 + 16), pool_load(t1), pool_load(t1 + 16), ox, W, &m, &a);
+    }
     memcpy(arg + ox, &a, (size_t)n * sizeof *arg);
     if (y) memcpy(y + ox, &m, (size_t)n * sizeof *y);
   }
@@ -143,7 +151,8 @@ static void maxpool_forward(const jc_layer *l, const float *params, const float 
     float *yp = y + (size_t)q * Ho * Wo;
     if (is_2x2(c)) {
       int arg[Wo]; /* Wo < W: a few KiB of stack for any image that fits a net */
-      for (int oy = 0; oy < Ho; oy++) maxpool_row_2x2(xp + (size_t)2 * oy * W, W, Wo, yp + (size_t)oy * Wo, arg);
+      for (int oy = 0; oy < Ho; oy++)
+        maxpool_row_2x2(xp + (size_t)2 * oy * W, W, Wo, yp + (size_t)oy * Wo, arg, x + (size_t)planes * H * W);
       continue;
     }
     for (int oy = 0; oy < Ho; oy++)
@@ -169,7 +178,7 @@ static void maxpool_backward(const jc_layer *l, const float *params, const float
       int arg[Wo];
       for (int oy = 0; oy < Ho; oy++) {
         const size_t r0 = (size_t)2 * oy * W;
-        maxpool_row_2x2(xp + r0, W, Wo, NULL, arg);
+        maxpool_row_2x2(xp + r0, W, Wo, NULL, arg, x + (size_t)planes * H * W);
         for (int ox = 0; ox < Wo; ox++) dxp[r0 + (size_t)arg[ox]] = dyp[oy * Wo + ox];
       }
       continue;
