@@ -45,7 +45,9 @@ results = []
 print(f"{'input':<22} {'ranks x threads':>15} {'img/s':>8} {'read':>7} {'compute':>8} {'allreduce':>10}")
 for label, path in (("HDF5 deflate (disk)", disk), ("uncompressed /dev/shm", shm)):
     for ranks, threads in ((1, 2), (2, 1), (4, 1)):
-        cmd = ["mpiexec", "--oversubscribe", "-np", str(ranks), jetcnn, "train", a.config, "--train", path,
+        # Each rank bound to as many cores as it has threads (mpirun binds to one core by default).
+        bind = ["--map-by", f"slot:PE={threads}"] if threads > 1 else ["--oversubscribe"]
+        cmd = ["mpiexec", *bind, "-np", str(ranks), jetcnn, "train", a.config, "--train", path,
                "--out", os.path.join(work, f"run{ranks}"), "--force", "--profile", "--set", f"epochs={a.epochs}"]
         r = subprocess.run(cmd, env=dict(env, OMP_NUM_THREADS=str(threads)), capture_output=True, text=True)
         if r.returncode != 0:

@@ -1,10 +1,12 @@
 /* train.c - the training loop: one step reads top to bottom in train_step(). */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "jetcnn/train.h"
 
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -426,6 +428,19 @@ static void progress(const trainer *t, int64_t epoch, size_t s, double loss, dou
   }
 }
 
+/* A rank bound to fewer cores than it has threads runs at a fraction of its speed (mpirun
+ * binds each rank to one core by default when ranks <= 2). Say so once, on rank 0. */
+static void warn_oversubscribed(const trainer *t) {
+  cpu_set_t set;
+  int cores = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : t->n_threads;
+  int worst = cores < t->n_threads ? 1 : 0, any = 0;
+  MPI_Allreduce(&worst, &any, 1, MPI_INT, MPI_MAX, t->comm);
+  if (any && t->rank == 0)
+    fprintf(stderr, "jetcnn: warning: a rank has %d OpenMP threads but may run on only %d core%s; bind each rank to "
+            "OMP_NUM_THREADS cores (mpirun --map-by slot:PE=T, srun --cpus-per-task=T) or lower OMP_NUM_THREADS\n",
+            t->n_threads, cores, cores == 1 ? "" : "s");
+}
+
 /* ---- set-up and the loop ---- */
 static void trainer_free(trainer *t) {
   data_close(&t->train);
@@ -536,6 +551,7 @@ jc_code train_run(jc_net *net, const jc_train_opts *opts, MPI_Comm comm, jc_err 
     if (local == JC_OK && t.rank == 0) local = open_metrics(&t, &metrics, err);
     rc = dist_agree(comm, local, err);
   }
+  if (rc == JC_OK) warn_oversubscribed(&t);
   if (rc == JC_OK && t.rank == 0) {
     printf("jetcnn train: %zu jets (%zu steps of %ld per epoch), %ld epochs, %d rank%s x %d thread%s, %zu parameters\n",
            t.train->n, t.plan->n_steps, hp->batch, hp->epochs, t.size, t.size > 1 ? "s" : "", t.n_threads,
