@@ -196,6 +196,13 @@ jc_code net_create(jc_config *cfg, jc_net **out, jc_err *err) {
     net_free(&net);
     return rc;
   }
+  /* A ReLU fused into a conv/dense is applied by that layer (one pass less over the
+   * activations each way); every other activation stays a layer of its own. */
+  for (int i = 0; i + 1 < net->n_layers; i++) {
+    jc_layer *l = &net->layers[i];
+    l->relu_out = (l->ops == &jc_conv_ops || l->ops == &jc_dense_ops) && net->layers[i + 1].fused &&
+                  activation_kind(&net->layers[i + 1]) == ACT_RELU;
+  }
   size_t offset = 0;
   for (int i = 0; i < net->n_layers; i++) {
     net->layers[i].offset = offset;
@@ -233,6 +240,10 @@ void net_normalize_input(const jc_net *net, float *x, int n) {
   }
 }
 
+/* Layer i is a ReLU applied by layer i-1 (relu_out): its output is layer i-1's buffer and
+ * net_forward/net_backward do not run it. */
+static int skipped(const jc_net *net, int i) { return i > 0 && net->layers[i - 1].relu_out; }
+
 /* ---- per-thread workspace ---- */
 void net_ws_free(jc_net_ws **ws) {
   if (!ws || !*ws) return;
@@ -253,7 +264,7 @@ jc_net_ws *net_ws_create(const jc_net *net, int max_n, jc_err *err) {
   w->max_n = max_n;
   size_t total = 0, biggest = shape_size(net->hp.input), scratch = 1;
   for (int i = 0; i < net->n_layers; i++) {
-    total += shape_size(net->layers[i].out);
+    if (!skipped(net, i)) total += shape_size(net->layers[i].out);
     if (shape_size(net->layers[i].out) > biggest) biggest = shape_size(net->layers[i].out);
     if (layer_ws_floats(&net->layers[i], max_n) > scratch) scratch = layer_ws_floats(&net->layers[i], max_n);
   }
@@ -268,7 +279,7 @@ jc_net_ws *net_ws_create(const jc_net *net, int max_n, jc_err *err) {
     return NULL;
   }
   for (int i = 1; i < net->n_layers; i++)
-    w->act[i] = w->act[i - 1] + shape_size(net->layers[i - 1].out) * (size_t)max_n;
+    w->act[i] = skipped(net, i) ? w->act[i - 1] : w->act[i - 1] + shape_size(net->layers[i - 1].out) * (size_t)max_n;
   return w;
 }
 
@@ -286,6 +297,7 @@ const float *net_forward(const jc_net *net, const float *params, jc_net_ws *ws, 
   ctx.ws = ws->scratch;
   const float *in = x;
   for (int i = 0; i < net->n_layers; i++) {
+    if (skipped(net, i)) continue;
     double t0 = ws->prof ? thread_seconds() : 0.0;
     net->layers[i].ops->forward(&net->layers[i], params, in, ws->act[i], n, &ctx);
     if (ws->prof) ws->prof[2 * i] += thread_seconds() - t0;
@@ -299,6 +311,7 @@ void net_backward(const jc_net *net, const float *params, jc_net_ws *ws, const f
   ctx.ws = ws->scratch;
   const float *dy = dlogits;
   for (int i = net->n_layers - 1; i >= 0; i--) {
+    if (skipped(net, i)) continue; /* dy passes to layer i-1 unchanged: it masks it */
     const jc_layer *l = &net->layers[i];
     const float *in = i > 0 ? ws->act[i - 1] : x;
     float *dx = NULL;

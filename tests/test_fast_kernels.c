@@ -1,9 +1,10 @@
 /* test_fast_kernels.c - the fast paths of conv.c and pool.c against naive loop nests.
  *
  * Conv: the direct correlation path (stride 1; all of it for <= 16 filters, forward and dX
- * on larger images otherwise) and the im2col path, mixed as conv_init chooses, on odd,
- * non-square shapes and filter counts that use every register tile (8 + 4 + 1), every kind
- * of padding: forward, dX, dW, db within 1e-5 relative (double-precision loops).
+ * on larger images otherwise) and the im2col path, mixed as conv_init chooses, with and
+ * without the fused ReLU (relu_out), on odd, non-square shapes and filter counts that use
+ * every register tile (8 + 4 + 1), every kind of padding: forward, dX, dW, db within 1e-5
+ * relative (double-precision loops).
  * Max pooling 2x2/2: inputs full of ties (values from {-1, 0, 1}) and NaNs; the pooled value
  * and the routed gradient must equal, bit for bit, the rule "first maximum in row-major
  * order wins, the first NaN propagates" (PyTorch's), on widths below, at and above one
@@ -72,8 +73,10 @@ static double max_rel(const float *got, const double *ref, size_t n) {
   return diff / (scale > 1.0 ? scale : 1.0);
 }
 
-/* Conv K filters FxF on C x H x W, `pad` as in the config; n samples. */
-static void check_conv(int C, int H, int W, int K, int F, const char *pad, int n) {
+/* Conv K filters FxF on C x H x W, `pad` as in the config; n samples. relu: with the ReLU
+ * fused into the layer (relu_out): y = max(0, z), dy masked by the layer's own y > 0 (a
+ * mask taken from the double-precision z could differ where z is within rounding of 0). */
+static void check_conv(int C, int H, int W, int K, int F, const char *pad, int n, int relu) {
   char text[512];
   snprintf(text, sizeof text, "[net]\ninput = %dx%dx%d\nbatch = 1\n[conv]\nfilters = %d\nsize = %d\npad = %s\n", H, W,
            C, K, F, pad);
@@ -82,6 +85,7 @@ static void check_conv(int C, int H, int W, int K, int F, const char *pad, int n
     CHECK(0, "conv C%d %dx%d K%d F%d pad %s: cannot build", C, H, W, K, F, pad);
     return;
   }
+  o.l.relu_out = relu;
   const jc_layer *l = &o.l;
   const int Ho = l->out.h, Wo = l->out.w;
   /* pad_top/left: same puts the smaller half first; an integer pads both sides */
@@ -107,11 +111,14 @@ static void check_conv(int C, int H, int W, int K, int F, const char *pad, int n
   for (size_t i = 0; i < nin; i++) x[i] = (float)(2.0 * rng_uniform(&r) - 1.0);
   for (size_t i = 0; i < nout; i++) dy[i] = (float)(2.0 * rng_uniform(&r) - 1.0);
   const float *w = params, *b = params + l->n_kernel;
+  jc_ctx ctx = {.ws = ws};
+  l->ops->forward(l, params, x, y, n, &ctx);
   for (int i = 0; i < n; i++)
     for (int k = 0; k < K; k++)
       for (int oy = 0; oy < Ho; oy++)
         for (int ox = 0; ox < Wo; ox++) {
           size_t yi = (((size_t)i * K + k) * Ho + oy) * Wo + ox;
+          const double dz = relu && !(y[yi] > 0.0f) ? 0.0 : dy[yi];
           double s = b[k];
           for (int c = 0; c < C; c++)
             for (int fy = 0; fy < F; fy++)
@@ -120,18 +127,17 @@ static void check_conv(int C, int H, int W, int K, int F, const char *pad, int n
                 if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
                 size_t xi = (((size_t)i * C + c) * H + iy) * W + ix, wi = (((size_t)k * C + c) * F + fy) * F + fx;
                 s += (double)w[wi] * x[xi];
-                rdx[xi] += (double)w[wi] * dy[yi];
-                rg[wi] += (double)x[xi] * dy[yi];
+                rdx[xi] += (double)w[wi] * dz;
+                rg[wi] += (double)x[xi] * dz;
               }
-          ry[yi] = s;
-          rg[l->n_kernel + (size_t)k] += dy[yi];
+          ry[yi] = relu && !(s > 0.0) ? 0.0 : s;
+          rg[l->n_kernel + (size_t)k] += dz;
         }
-  jc_ctx ctx = {.ws = ws};
-  l->ops->forward(l, params, x, y, n, &ctx);
   l->ops->backward(l, params, x, y, dy, dx, grads, n, &ctx);
   double ey = max_rel(y, ry, nout), edx = max_rel(dx, rdx, nin), eg = max_rel(grads, rg, np);
-  CHECK(ey < 1e-5 && edx < 1e-5 && eg < 1e-5, "conv C%d %dx%d K%d F%d pad %s n%d: rel err y %.2g dx %.2g dw,db %.2g", C,
-        H, W, K, F, pad, n, ey, edx, eg);
+  CHECK(ey < 1e-5 && edx < 1e-5 && eg < 1e-5,
+        "conv C%d %dx%d K%d F%d pad %s n%d%s: rel err y %.2g dx %.2g dw,db %.2g", C, H, W, K, F, pad, n,
+        relu ? " relu" : "", ey, edx, eg);
   grads[np / 2] += 1e-2f; /* the comparison itself must be able to fail */
   CHECK(max_rel(grads, rg, np) > 1e-5, "conv check cannot fail");
   free(params), free(grads), free(x), free(y), free(dy), free(dx), free(ws), free(ry), free(rdx), free(rg);
@@ -191,14 +197,19 @@ int main(void) {
   for (int s = 0; s < 4; s++)
     for (int p = 0; p < 4; p++) {
       int H = shapes[s][0], W = shapes[s][1];
-      check_conv(1, H, W, 8, 4, pads[p], 2);  /* DeepTop's first layer: direct, one 8-tile */
-      check_conv(5, H, W, 13, 4, pads[p], 3); /* direct: tiles of 8 + 4 + 1, F = 4 dW tiles */
-      check_conv(3, H, W, 7, 3, pads[p], 2);  /* direct: 4 + 1 + 1 + 1, F = 3 */
-      check_conv(2, H, W, 24, 3, pads[p], 2); /* dW (and small images) im2col + sgemm, dX direct */
-      check_conv(8, H, W, 20, 3, pads[p], 2); /* >= 64 taps: forward direct too when >= 100 pixels */
-      if (H >= 5 && W >= 5) check_conv(2, H, W, 3, 5, pads[p], 2); /* direct, F = 5: dW 4 + 1 */
+      for (int relu = 0; relu < 2; relu++) {
+        check_conv(1, H, W, 8, 4, pads[p], 2, relu);  /* DeepTop's first layer: direct, one 8-tile */
+        check_conv(5, H, W, 13, 4, pads[p], 3, relu); /* direct: tiles of 8 + 4 + 1, F = 4 dW tiles */
+        check_conv(3, H, W, 7, 3, pads[p], 2, relu);  /* direct: 4 + 1 + 1 + 1, F = 3 */
+        /* dW (and small images) im2col from the grid + sgemm, dX direct */
+        check_conv(2, H, W, 24, 3, pads[p], 2, relu);
+        check_conv(8, H, W, 20, 3, pads[p], 2, relu); /* >= 64 taps: forward direct too when >= 100 pixels */
+        if (H >= 5 && W >= 5) check_conv(2, H, W, 3, 5, pads[p], 2, relu); /* direct, F = 5: dW 4 + 1 */
+      }
     }
-  check_conv(2, 9, 9, 4, 2, "3", 1); /* padding >= F: the im2col path */
+  check_conv(40, 6, 6, 24, 3, "valid", 3, 1); /* the lecture's last conv: 4x4 output, runs of 4 */
+  check_conv(2, 9, 9, 4, 2, "3", 1, 0);       /* padding >= F: the im2col path */
+  check_conv(2, 9, 9, 4, 2, "3", 2, 1);
   const int pools[][2] = {{4, 4}, {7, 9}, {30, 30}, {13, 13}, {40, 40}, {6, 70}};
   for (int s = 0; s < 6; s++)
     for (int nan = 0; nan < 2; nan++) check_maxpool(3, pools[s][0], pools[s][1], nan);

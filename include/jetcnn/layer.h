@@ -45,7 +45,8 @@ typedef struct {
   void (*forward)(const jc_layer *l, const float *params, const float *x, float *y, int n,
                   const jc_ctx *ctx);
   /* Given x, y = forward(x) and dy = dL/dy: dx = dL/dx (overwritten; dx may be NULL for
-   * the first layer) and grads += dL/dparams (accumulated: the caller zeroes once per step). */
+   * the first layer) and grads += dL/dparams (accumulated: the caller zeroes once per step).
+   * With l->relu_out, y and dy are those of the ReLU'd output (the layer masks dy by y > 0). */
   void (*backward)(const jc_layer *l, const float *params, const float *x, const float *y,
                    const float *dy, float *dx, float *grads, int n, const jc_ctx *ctx);
 } jc_layer_ops;
@@ -56,6 +57,10 @@ struct jc_layer {
   const char *path;     /* config file, borrowed from the config (for messages) */
   int line;             /* line of the section header */
   int fused;            /* 1: an activation given by `activation =` in the previous section */
+  int relu_out;         /* 1 (conv, dense; set by net_create when a fused ReLU follows): forward
+                         * writes max(0, z) itself, backward masks dy by y > 0, and
+                         * net_forward/net_backward skip the ReLU layer, whose output buffer
+                         * is this layer's. Running the ReLU layer anyway changes nothing. */
   jc_shape in, out;
   size_t n_kernel, n_bias;  /* parameter counts; 0 for layers without parameters */
   int kernel_ndims;         /* kernel shape in PyTorch's order */

@@ -187,6 +187,26 @@ static void corr_dw(const float *grid, const corr_geom *g, int C, int K, int F, 
   for (; k < K; k++) corr_dw_rows(grid, g, C, F, dyg + (size_t)k * g->nq, dwv + (size_t)k * kv, cff, 1, 1);
 }
 
+/* im2col for stride 1 from the zero-padded grid: row (c,fy,fx) of cols (C*F*F, Ho*Wo) is
+ * Ho runs of Wo floats of grid plane c from (fy, fx), one run per grid row. Each run is
+ * copied as whole vectors, in increasing address order, so the spill past its end is
+ * overwritten by the next run: no per-run tail loop or bounds (a 4x4 output has runs of 4
+ * floats). cols needs VL floats of slack at its end, the grid VL after its last plane. */
+static void im2col_grid(const float *grid, const corr_geom *g, int C, int F, int Ho, int Wo, float *cols) {
+  const int nv = (Wo + VL - 1) / VL;
+  float *dst = cols;
+  for (int c = 0; c < C; c++)
+    for (int fy = 0; fy < F; fy++)
+      for (int fx = 0; fx < F; fx++) {
+        const float *src = grid + (size_t)c * g->plane + (size_t)fy * g->wg + fx;
+        for (int oy = 0; oy < Ho; oy++, dst += Wo, src += g->wg)
+          for (int v = 0; v < nv; v++) {
+            vf t = vload(src + v * VL);
+            memcpy(dst + v * VL, &t, sizeof t);
+          }
+      }
+}
+
 /* One padding choice per dimension: input I, kernel F, stride S. */
 static int same_pad_total(int in, int f, int s) {
   int out = (in + s - 1) / s;
@@ -237,7 +257,9 @@ static jc_code conv_init(jc_layer *l, const jc_section *sec, jc_err *err) {
   c->dw_direct = c->corr && few;
   c->dx_direct = c->corr && (few || big);
   size_t cols = (size_t)l->in.c * (size_t)(f * f) * (size_t)ho * (size_t)wo; /* one sample's column matrix */
-  l->ws_fixed = cols + VL; /* + VL: room to align (align_vec) */
+  /* + VL: room to align (align_vec); cols + VL of slack (im2col_grid); one sample's dy
+   * masked by the fused ReLU (relu_out) */
+  l->ws_fixed = VL + cols + VL + (size_t)k * (size_t)ho * (size_t)wo;
   if (c->corr) {
     int F = (int)f, C = l->in.c, K = (int)k;
     size_t cff = (size_t)C * (size_t)(F * F);
@@ -245,8 +267,8 @@ static jc_code conv_init(jc_layer *l, const jc_section *sec, jc_err *err) {
     /* dX: dy sits at (F-1-pt, F-1-pl) of an (H+F-1) x (W+F-1) grid; correlating with the
      * flipped kernel gives dx (H, W). */
     c->gt = corr_geom_make(l->in.h + F - 1, l->in.w + F - 1, F - 1 - pt, F - 1 - pl, F);
-    /* grid, dyg, dgrid, dxg, wt, dwv, then cols (see conv_backward) */
-    l->ws_fixed += (size_t)C * c->g.plane + (size_t)K * c->g.nq + (size_t)K * c->gt.plane +
+    /* grid (+ VL slack), dyg, dgrid, dxg, wt, dwv, then cols (see conv_backward) */
+    l->ws_fixed += (size_t)C * c->g.plane + VL + (size_t)K * c->g.nq + (size_t)K * c->gt.plane +
                    (size_t)C * c->gt.nq + (size_t)K * cff * (1 + VL);
   }
   l->out = (jc_shape){(int)k, ho, wo};
@@ -339,7 +361,13 @@ static void conv_forward_direct(const jc_layer *l, const float *w, const float *
       for (int oy = 0; oy < Ho; oy++) {
         const float *src = out + (size_t)k * g->nq + (size_t)oy * g->wg;
         float *dst = yi + ((size_t)k * Ho + oy) * Wo;
-        for (int ox = 0; ox < Wo; ox++) dst[ox] = src[ox] + b[k];
+        if (l->relu_out)
+          for (int ox = 0; ox < Wo; ox++) {
+            float v = src[ox] + b[k];
+            dst[ox] = v > 0.0f ? v : 0.0f;
+          }
+        else
+          for (int ox = 0; ox < Wo; ox++) dst[ox] = src[ox] + b[k];
       }
   }
 }
@@ -351,11 +379,13 @@ static void conv_forward(const jc_layer *l, const float *params, const float *x,
   const float *w = params + l->offset, *b = w + l->n_kernel;
   int C = l->in.c, H = l->in.h, W = l->in.w, K = c->k, Ho = l->out.h, Wo = l->out.w;
   int cff = C * c->f * c->f, hw = Ho * Wo;
-  float *cols = ctx->ws;
   if (c->fwd_direct) {
     conv_forward_direct(l, w, b, x, y, n, align_vec(ctx->ws));
     return;
   }
+  /* stride 1: im2col from the zero-padded grid; else from the image with bounds */
+  float *grid = align_vec(ctx->ws), *cols = c->corr ? grid + (size_t)C * c->g.plane + VL : grid;
+  if (c->corr) memset(grid, 0, (size_t)C * c->g.plane * sizeof *grid);
   for (int i = 0; i < n; i++) {
     const float *xi = x + (size_t)i * shape_size(l->in);
     float *yi = y + (size_t)i * shape_size(l->out);
@@ -363,16 +393,26 @@ static void conv_forward(const jc_layer *l, const float *params, const float *x,
       for (int p = 0; p < hw; p++) yi[(size_t)k * hw + p] = b[k];
     if (c->f == 1 && c->s == 1 && c->pad_top == 0 && c->pad_left == 0) {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, hw, cff, 1.0f, w, cff, xi, hw, 1.0f, yi, hw);
+      if (l->relu_out)
+        for (size_t j = 0; j < (size_t)K * hw; j++) yi[j] = yi[j] > 0.0f ? yi[j] : 0.0f;
       continue;
     }
-    im2col(xi, C, H, W, c->f, c->s, c->pad_top, c->pad_left, Ho, Wo, cols);
+    if (c->corr) {
+      to_grid(xi, C, H, W, &c->g, grid);
+      im2col_grid(grid, &c->g, C, c->f, Ho, Wo, cols);
+    } else {
+      im2col(xi, C, H, W, c->f, c->s, c->pad_top, c->pad_left, Ho, Wo, cols);
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, hw, cff, 1.0f, w, cff, cols, hw, 1.0f, yi, hw);
+    if (l->relu_out)
+      for (size_t j = 0; j < (size_t)K * hw; j++) yi[j] = yi[j] > 0.0f ? yi[j] : 0.0f;
   }
 }
 
 /* Backward: db += sum dy; dw += dy (x) x per sample (direct: per-lane sums dwv over the
  * micro-batch, reduced at the end; else sgemm on im2col); dx = dy (*) flipped w (direct:
- * correlation of the padded dy; else sgemm + col2im). */
+ * correlation of the padded dy; else sgemm + col2im). With relu_out each sample's dy is
+ * first masked by y > 0 (into dym). */
 static void conv_backward(const jc_layer *l, const float *params, const float *x, const float *y,
                           const float *dy, float *dx, float *grads, int n, const jc_ctx *ctx) {
   const conv_cfg *c = l->cfg;
@@ -384,16 +424,17 @@ static void conv_backward(const jc_layer *l, const float *params, const float *x
   const size_t n_w = (size_t)K * (size_t)cff;
   float *grid = align_vec(ctx->ws), *dyg = grid, *dgrid = grid, *dxg = grid, *wt = grid, *dwv = grid, *cols = grid;
   if (c->corr) {
-    dyg = grid + (size_t)C * g->plane;
+    dyg = grid + (size_t)C * g->plane + VL;
     dgrid = dyg + (size_t)K * g->nq;
     dxg = dgrid + (size_t)K * gt->plane;
     wt = dxg + (size_t)C * gt->nq;
     dwv = wt + n_w;
     cols = dwv + n_w * VL;
   }
+  float *dym = cols + (size_t)cff * (size_t)hw + VL;
   const int dw_direct = c->dw_direct, dx_direct = dx && c->dx_direct;
+  if (c->corr) memset(grid, 0, (size_t)C * g->plane * sizeof *grid);
   if (dw_direct) {
-    memset(grid, 0, (size_t)C * g->plane * sizeof *grid);
     memset(dyg, 0, (size_t)K * g->nq * sizeof *dyg);
     memset(dwv, 0, n_w * VL * sizeof *dwv);
   }
@@ -413,13 +454,21 @@ static void conv_backward(const jc_layer *l, const float *params, const float *x
     const float *xi = x + (size_t)i * shape_size(l->in);
     const float *dyi = dy + (size_t)i * shape_size(l->out);
     float *dxi = dx ? dx + (size_t)i * shape_size(l->in) : NULL;
+    if (l->relu_out) { /* dL/dz = dy where y = max(0, z) > 0 */
+      const float *yi = y + (size_t)i * shape_size(l->out);
+      for (size_t q = 0; q < (size_t)K * hw; q++) dym[q] = yi[q] > 0.0f ? dyi[q] : 0.0f;
+      dyi = dym;
+    }
     for (int k = 0; k < K; k++) db[k] += sum_floats(dyi + (size_t)k * hw, hw);
+    if (c->corr) to_grid(xi, C, H, W, g, grid);
     if (dw_direct) {
-      to_grid(xi, C, H, W, g, grid);
       to_grid(dyi, K, Ho, Wo, &gy, dyg);
       corr_dw(grid, g, C, K, F, dyg, dwv);
     } else {
-      im2col(xi, C, H, W, F, c->s, c->pad_top, c->pad_left, Ho, Wo, cols);
+      if (c->corr)
+        im2col_grid(grid, g, C, F, Ho, Wo, cols);
+      else
+        im2col(xi, C, H, W, F, c->s, c->pad_top, c->pad_left, Ho, Wo, cols);
       /* dw (K, cff) += dy (K, hw) . cols^T (hw, cff) */
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, cff, hw, 1.0f, dyi, hw, cols, hw, 1.0f, dw, cff);
     }

@@ -21,6 +21,7 @@ static jc_code dense_init(jc_layer *l, const jc_section *sec, jc_err *err) {
   l->kernel_shape[1] = (int)in;
   l->fan_in = in;
   l->flops = 2.0 * (double)in * (double)units;
+  l->ws_per_sample = (size_t)units; /* dy masked by the fused ReLU (relu_out) */
   return JC_OK;
 }
 
@@ -32,6 +33,8 @@ static void dense_forward(const jc_layer *l, const float *params, const float *x
   for (int i = 0; i < n; i++)
     for (int o = 0; o < out; o++) y[(size_t)i * out + o] = b[o];
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in, 1.0f, y, out);
+  if (l->relu_out)
+    for (size_t i = 0; i < (size_t)n * (size_t)out; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
 }
 
 static void dense_backward(const jc_layer *l, const float *params, const float *x, const float *y,
@@ -39,6 +42,11 @@ static void dense_backward(const jc_layer *l, const float *params, const float *
   int in = (int)shape_size(l->in), out = l->out.c;
   const float *w = params + l->offset;
   float *dw = grads + l->offset, *db = dw + l->n_kernel;
+  if (l->relu_out) { /* dL/dz = dy where y = max(0, z) > 0 */
+    float *dz = ctx->ws;
+    for (size_t i = 0; i < (size_t)n * (size_t)out; i++) dz[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    dy = dz;
+  }
   for (int i = 0; i < n; i++)
     for (int o = 0; o < out; o++) db[o] += dy[(size_t)i * out + o];
   /* dW (out, in) += dy^T (out, n) . x (n, in) */
