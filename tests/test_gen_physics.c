@@ -1,16 +1,13 @@
 /* test_gen_physics.c - the generator's physics pieces and the image preprocessing against
  * values worked out by hand: decay invariant masses, N-subjettiness of 1/2/3-prong jets,
  * known pixels (centring, rotation, flip), phi wrap-around, empty/one-constituent jets,
- * that a jet depends only on (seed, index), and that zlib inflates the chunk encoder's output. */
+ * and that a jet depends only on (seed, index). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <zlib.h>
-
 #include "jetcnn/generate.h"
-#include "jetcnn/jetfile.h"
 #include "jetcnn/jetimage.h"
 #include "jetcnn/jetobs.h"
 
@@ -172,40 +169,7 @@ static void test_generator(void) {
   CHECK(l1 == 0, "signal fraction 0 gave a top");
 }
 
-/* jetdeflate: zlib's own inflate must give back the input, for runs of every length (around
- * the 258-byte match limit too), random bytes, and the shuffle byte planes. */
-static void test_deflate(void) {
-  enum { MAX_N = 70000 };
-  static unsigned char src[MAX_N], out[MAX_N + MAX_N / 8 + 16], back[MAX_N], scratch[MAX_N];
-  gen_rng rng;
-  gen_rng_init(&rng, 7, 0);
-  for (int t = 0; t < 300; t++) {
-    size_t n = t < 8 ? (size_t)t : (size_t)(gen_rng_u64(&rng) % MAX_N), i = 0;
-    uint64_t longest = t % 3 == 0 ? 3 : t % 3 == 1 ? 600 : 70000;
-    while (i < n) {
-      size_t run = 1 + (size_t)(gen_rng_u64(&rng) % longest);
-      unsigned char v = (unsigned char)(gen_rng_u64(&rng) % (t % 2 ? 3 : 256));
-      for (size_t r = 0; r < run && i < n; r++) src[i++] = v;
-    }
-    size_t m = jetdeflate_encode(src, n, out);
-    uLongf got = MAX_N;
-    int st = uncompress(back, &got, out, m);
-    CHECK(st == Z_OK && got == n && memcmp(src, back, n) == 0 && m <= n + n / 8 + 16,
-          "jetdeflate case %d (%zu bytes): zlib says %d, %lu bytes back", t, n, st, (unsigned long)got);
-  }
-  float values[1000];
-  for (int k = 0; k < 1000; k++) values[k] = k % 3 ? 0.0f : (float)k * 0.37f;
-  size_t m = jetdeflate_chunk((const unsigned char *)values, 1000, 4, scratch, out);
-  uLongf got = MAX_N;
-  CHECK(uncompress(back, &got, out, m) == Z_OK && got == sizeof values, "shuffled chunk does not inflate");
-  int shuffled = 1;
-  for (int k = 0; k < 1000; k++)
-    for (int b = 0; b < 4; b++) shuffled &= back[b * 1000 + k] == ((const unsigned char *)values)[4 * k + b];
-  CHECK(shuffled, "chunk bytes are not in HDF5's shuffle order");
-}
-
 int main(void) {
-  test_deflate();
   test_decays();
   test_shower();
   test_nsubjettiness();

@@ -8,9 +8,9 @@
  *   /labels       (N) int32 (0 QCD, 1 top), /n_constituents (N) int32,
  *   /jet_pt /jet_eta /jet_phi /jet_mass /tau1 /tau2 /tau3 (N) float32
  * Root attribute format = JETFILE_FORMAT. Ranks own whole chunks (jetfile_rank_rows) and
- * write in rounds of blocks; every write is collective, so every rank calls it every round.
- * The writer encodes the chunks itself (jetdeflate_chunk) and stores them with
- * H5Dwrite_chunk; readers see ordinary shuffle + deflate chunks.
+ * write in rounds of blocks; every write is collective (HDF5's collective filtered write:
+ * each rank compresses and writes only the chunks of its own rows), so every rank calls it
+ * every round.
  */
 #ifndef JETCNN_JETFILE_H
 #define JETCNN_JETFILE_H
@@ -68,9 +68,6 @@ typedef struct {
   MPI_Comm comm;
   jetfile_layout layout;
   hsize_t n_jets;
-  hsize_t chunk_rows;                 /* rows per chunk of every dataset */
-  unsigned char *pad, *send, *recv;   /* chunk encoding buffers, kept across rounds */
-  size_t pad_cap, send_cap, recv_cap;
 } jetfile_writer;
 
 /* Create PATH.tmp with every dataset of the layout for n_jets jets and the format
@@ -92,16 +89,6 @@ jc_code jetfile_describe_images(jetfile_writer *w, const jetimage_params *image,
 /* Scalar numeric attributes (all ranks call them with the same value). */
 jc_code jetfile_attr_double(hid_t obj, const char *name, double value, jc_err *err);
 jc_code jetfile_attr_long(hid_t obj, const char *name, long long value, jc_err *err);
-
-/* Encode n bytes as a zlib stream (one fixed-Huffman deflate block, runs of equal bytes as
- * distance-1 matches) into out, which holds at least n + n / 8 + 16 bytes; returns its length.
- * Any inflate decodes it. */
-size_t jetdeflate_encode(const unsigned char *src, size_t n, unsigned char *out);
-/* One chunk of n_elems elements of elem_size bytes through HDF5's shuffle filter (into
- * scratch, n_elems * elem_size bytes) and jetdeflate_encode (into out, sized as there);
- * returns the encoded length. */
-size_t jetdeflate_chunk(const unsigned char *src, size_t n_elems, size_t elem_size, unsigned char *scratch,
-                        unsigned char *out);
 
 typedef struct {
   hid_t file;

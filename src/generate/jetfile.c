@@ -1,7 +1,6 @@
 /* jetfile.c - the jet file: blocks, parallel writer, constituent reader (see jetfile.h). */
 #include "jetcnn/jetfile.h"
 
-#include <limits.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -10,7 +9,9 @@
 #include "jetcnn/dist.h"
 #include "jetcnn/jetobs.h"
 
-#define DEFLATE_LEVEL 1 /* recorded in the file; the writer encodes with jetdeflate.c */
+/* zlib level 1: the fastest that compresses; HDF5 runs shuffle + deflate on the chunks each rank
+ * owns inside its collective write (most of the writing time). */
+#define DEFLATE_LEVEL 1
 
 typedef enum { COL_F32, COL_I32, COL_U8 } col_type;
 
@@ -212,7 +213,6 @@ jc_code jetfile_create(jetfile_writer *w, const char *path, hsize_t n_jets, cons
   w->n_jets = n_jets;
   if (strlen(path) + 5 >= sizeof w->path) return jc_fail(err, JC_ERR_USAGE, "output path is too long");
   strcpy(w->path, path);
-  w->chunk_rows = n_jets < JETFILE_CHUNK_ROWS ? n_jets : JETFILE_CHUNK_ROWS;
   w->file = h5io_create_tmp(path, comm, err);
   jc_code rc = w->file >= 0 ? JC_OK : err->code;
   rc = dist_agree(comm, rc, err);
@@ -279,128 +279,19 @@ static jc_code transfer_all(hid_t file, const char *path, const rows_spec *specs
   return rc;
 }
 
-/* Grow *buf to hold n bytes (contents not kept). */
-static int reserve(unsigned char **buf, size_t *cap, size_t n) {
-  if (n <= *cap) return 1;
-  free(*buf);
-  *buf = malloc(n);
-  *cap = *buf ? n : 0;
-  return *buf != NULL;
-}
-
-/* Encode the chunks of rows [0, n) of every dataset (dataset by dataset, chunk by chunk) into
- * w->send as [uint64 sizes..., bytes...]; returns the packed length, 0 on allocation failure. */
-static size_t encode_chunks(jetfile_writer *w, const rows_spec *specs, int n_specs, int n) {
-  size_t chunk_rows = (size_t)w->chunk_rows, n_chunks = ((size_t)n + chunk_rows - 1) / chunk_rows;
-  size_t max_chunk = 0, total_bound = 0;
-  for (int s = 0; s < n_specs; s++) {
-    size_t bytes = chunk_rows * row_elems(&specs[s]) * type_size(specs[s].type);
-    if (bytes > max_chunk) max_chunk = bytes;
-    total_bound += n_chunks * (bytes + bytes / 8 + 16);
-  }
-  size_t header = sizeof(uint64_t) * (size_t)n_specs * n_chunks;
-  if (!reserve(&w->pad, &w->pad_cap, 2 * max_chunk) || !reserve(&w->send, &w->send_cap, header + total_bound))
-    return 0;
-  unsigned char *chunk = w->pad, *scratch = w->pad + max_chunk, *out = w->send + header;
-  uint64_t *sizes = (uint64_t *)(void *)w->send;
-  for (int s = 0; s < n_specs; s++) {
-    size_t elem = type_size(specs[s].type), row_bytes = row_elems(&specs[s]) * elem;
-    for (size_t k = 0; k < n_chunks; k++) {
-      size_t first = k * chunk_rows, rows = (size_t)n - first < chunk_rows ? (size_t)n - first : chunk_rows;
-      /* an edge chunk is stored whole: the rows past the dataset's end are zeros */
-      memcpy(chunk, (const unsigned char *)specs[s].data + first * row_bytes, rows * row_bytes);
-      memset(chunk + rows * row_bytes, 0, (chunk_rows - rows) * row_bytes);
-      size_t len = jetdeflate_chunk(chunk, chunk_rows * row_bytes / elem, elem, scratch, out);
-      *sizes++ = len;
-      out += len;
-    }
-  }
-  return (size_t)(out - w->send);
-}
-
-/* Store the packed chunks of rows [row0, row0 + n) (as encode_chunks made them) with
- * H5Dwrite_chunk; every rank runs this for every rank's chunks, in the same order. */
-static jc_code write_chunks(jetfile_writer *w, const rows_spec *specs, int n_specs, const hid_t *dsets, hsize_t row0,
-                            hsize_t n, const unsigned char *packed, jc_err *err) {
-  hsize_t chunk_rows = w->chunk_rows, n_chunks = (n + chunk_rows - 1) / chunk_rows;
-  const uint64_t *sizes = (const uint64_t *)(const void *)packed;
-  const unsigned char *data = packed + sizeof(uint64_t) * (size_t)n_specs * (size_t)n_chunks;
-  jc_code rc = JC_OK;
-  for (int s = 0; s < n_specs; s++) {
-    for (hsize_t k = 0; k < n_chunks; k++) {
-      hsize_t offset[4] = {row0 + k * chunk_rows, 0, 0, 0};
-      size_t len = (size_t)*sizes++;
-      if (H5Dwrite_chunk(dsets[s], H5P_DEFAULT, 0, offset, len, data) < 0 && rc == JC_OK)
-        rc = h5io_fail(err, JC_ERR_IO, "%s: cannot write rows %llu.. of %s", w->path, (unsigned long long)offset[0],
-                       specs[s].name);
-      data += len;
-    }
-  }
-  return rc;
-}
-
-/* Each rank encodes its own chunks (shuffle + deflate, the datasets' pipeline); then, rank
- * by rank, the encoded chunks are broadcast and every rank stores every chunk with
- * H5Dwrite_chunk: parallel HDF5 needs identical metadata operations on all ranks, and the
- * chunks are small once encoded. */
+/* Each rank writes its own rows with one collective H5Dwrite per dataset; HDF5 filters the
+ * chunks each rank owns, exchanges only their sizes and writes them at their new places. */
 jc_code jetfile_write_block(jetfile_writer *w, hsize_t row0, int n, const jetfile_block *b, jc_err *err) {
   rows_spec specs[MAX_SPECS];
   int n_specs = layout_specs(&w->layout, (jetfile_block *)b, specs);
-  int size = dist_size(w->comm);
-  jc_code rc = JC_OK;
-  hid_t dsets[MAX_SPECS];
-  for (int s = 0; s < n_specs; s++) dsets[s] = H5I_INVALID_HID;
-  uint64_t mine[3] = {row0, (uint64_t)n, 0}, *all = malloc(sizeof(uint64_t) * 3 * (size_t)size);
-  if (!all) rc = jc_fail(err, JC_ERR_RUNTIME, "%s: out of memory for the write plan", w->path);
-  if (rc == JC_OK && n > 0 && row0 % w->chunk_rows != 0)
-    rc = jc_fail(err, JC_ERR_RUNTIME, "%s: rows %llu.. do not start a chunk", w->path, (unsigned long long)row0);
-  if (rc == JC_OK && n > 0 && (mine[2] = encode_chunks(w, specs, n_specs, n)) == 0)
-    rc = jc_fail(err, JC_ERR_RUNTIME, "%s: out of memory encoding rows %llu..", w->path, (unsigned long long)row0);
-  for (int s = 0; s < n_specs && rc == JC_OK; s++)
-    if ((dsets[s] = H5Dopen2(w->file, specs[s].name, H5P_DEFAULT)) < 0)
-      rc = h5io_fail(err, JC_ERR_IO, "%s: cannot open %s", w->path, specs[s].name);
-  rc = dist_agree(w->comm, rc, err);
-  if (rc == JC_OK && MPI_Allgather(mine, 3, MPI_UINT64_T, all, 3, MPI_UINT64_T, w->comm) != MPI_SUCCESS)
-    rc = jc_fail(err, JC_ERR_RUNTIME, "%s: MPI_Allgather of the write plan failed", w->path);
-  for (int r = 0; r < size && rc == JC_OK; r++) {
-    uint64_t len = all[3 * r + 2];
-    if (len == 0) continue;
-    const unsigned char *packed = w->send;
-    jc_code local = JC_OK;
-    if (r != dist_rank(w->comm)) {
-      if (len > INT_MAX || !reserve(&w->recv, &w->recv_cap, (size_t)len))
-        local = jc_fail(err, JC_ERR_RUNTIME, "%s: cannot receive %llu bytes of chunks", w->path,
-                        (unsigned long long)len);
-      packed = w->recv;
-    }
-    if ((rc = dist_agree(w->comm, local, err)) != JC_OK) break;
-    if (MPI_Bcast((void *)packed, (int)len, MPI_BYTE, r, w->comm) != MPI_SUCCESS) {
-      rc = jc_fail(err, JC_ERR_RUNTIME, "%s: MPI_Bcast of rank %d's chunks failed", w->path, r);
-      break;
-    }
-    rc = dist_agree(w->comm, write_chunks(w, specs, n_specs, dsets, all[3 * r], all[3 * r + 1], packed, err), err);
-  }
-  for (int s = 0; s < n_specs; s++)
-    if (dsets[s] >= 0) H5Dclose(dsets[s]);
-  free(all);
-  return rc;
-}
-
-static void free_buffers(jetfile_writer *w) {
-  free(w->pad);
-  free(w->send);
-  free(w->recv);
-  w->pad = w->send = w->recv = NULL;
-  w->pad_cap = w->send_cap = w->recv_cap = 0;
+  return dist_agree(w->comm, transfer_all(w->file, w->path, specs, n_specs, row0, n, 1, err), err);
 }
 
 jc_code jetfile_commit(jetfile_writer *w, jc_err *err) {
-  free_buffers(w);
   return h5io_commit(&w->file, w->path, w->comm, err);
 }
 
 void jetfile_abandon(jetfile_writer *w) {
-  free_buffers(w);
   h5io_abandon(&w->file, w->path, w->comm);
 }
 
