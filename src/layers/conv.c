@@ -207,6 +207,21 @@ static void im2col_grid(const float *grid, const corr_geom *g, int C, int F, int
       }
 }
 
+/* dz[i] = y[i] > 0 ? dy[i] : +0 for i < n: the ReLU's backward, from its output (lane masks;
+ * the ternary compiles to masked loads). */
+static void relu_mask(const float *y, const float *dy, size_t n, float *dz) {
+  typedef int32_t vi __attribute__((vector_size(VL * sizeof(int32_t))));
+  size_t i = 0;
+  for (; i + VL <= n; i += VL) {
+    vf d = (vf)((vi)vload(dy + i) & (vload(y + i) > vsplat(0.0f)));
+    memcpy(dz + i, &d, sizeof d);
+  }
+  for (; i < n; i++) {
+    float d = dy[i];
+    dz[i] = y[i] > 0.0f ? d : 0.0f;
+  }
+}
+
 /* One padding choice per dimension: input I, kernel F, stride S. */
 static int same_pad_total(int in, int f, int s) {
   int out = (in + s - 1) / s;
@@ -455,8 +470,7 @@ static void conv_backward(const jc_layer *l, const float *params, const float *x
     const float *dyi = dy + (size_t)i * shape_size(l->out);
     float *dxi = dx ? dx + (size_t)i * shape_size(l->in) : NULL;
     if (l->relu_out) { /* dL/dz = dy where y = max(0, z) > 0 */
-      const float *yi = y + (size_t)i * shape_size(l->out);
-      for (size_t q = 0; q < (size_t)K * hw; q++) dym[q] = yi[q] > 0.0f ? dyi[q] : 0.0f;
+      relu_mask(y + (size_t)i * shape_size(l->out), dyi, (size_t)K * hw, dym);
       dyi = dym;
     }
     for (int k = 0; k < K; k++) db[k] += sum_floats(dyi + (size_t)k * hw, hw);

@@ -169,11 +169,12 @@ static void maxpool_backward(const jc_layer *l, const float *params, const float
   const pool_cfg *c = l->cfg;
   int H = l->in.h, W = l->in.w, Ho = l->out.h, Wo = l->out.w;
   int planes = n * l->in.c;
-  memset(dx, 0, (size_t)planes * H * W * sizeof *dx);
   for (int q = 0; q < planes; q++) {
     const float *xp = x + (size_t)q * H * W;
     const float *dyp = dy + (size_t)q * Ho * Wo;
     float *dxp = dx + (size_t)q * H * W;
+    /* zeroed plane by plane, right before the scatter: one pass over dx, not two */
+    memset(dxp, 0, (size_t)H * W * sizeof *dxp);
     if (is_2x2(c)) {
       int arg[Wo];
       for (int oy = 0; oy < Ho; oy++) {
