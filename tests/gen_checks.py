@@ -27,8 +27,12 @@ def compare(a, b):
             x, y = fa[k][...], fb[k][...]
             if x.shape != y.shape or x.dtype != y.dtype or x.tobytes() != y.tobytes():
                 fail(f"/{k} differs between {a} and {b}")
-            if fa[k].chunks != fb[k].chunks or fa[k].compression != "gzip":
-                fail(f"/{k}: chunks {fa[k].chunks} vs {fb[k].chunks}, compression {fa[k].compression}")
+            if fa[k].chunks != fb[k].chunks:
+                fail(f"/{k}: chunks {fa[k].chunks} vs {fb[k].chunks}")
+            for f in (fa, fb):
+                if f[k].compression != "gzip" or not f[k].shuffle:
+                    fail(f"{f.filename} /{k}: compression {f[k].compression}, shuffle {f[k].shuffle}; "
+                         "expected shuffle + gzip")
         if dict(fa.attrs) != dict(fb.attrs):
             fail(f"root attributes differ: {dict(fa.attrs)} vs {dict(fb.attrs)}")
         if fa.attrs["format"] != b"jetcnn-jets-1" and fa.attrs["format"] != "jetcnn-jets-1":

@@ -112,13 +112,15 @@ static int merge(cluster_work *w, int n, int a, int b) {
   n--;
   if (w->use_matrix) fill_row(w, n, a);
   int stale[JETOBS_MAX_CONST], n_stale = 0;
+  /* row a was just filled: read dR^2(k, a) along it rather than down column a */
+  const double *row_a = w->use_matrix ? w->dr2 + (size_t)a * (size_t)w->stride : NULL;
   for (int k = 0; k < n; k++) {
     if (k == a || w->nn[k] == a || w->nn[k] == b) {
       stale[n_stale++] = k;
     } else {
       if (w->nn[k] == last) w->nn[k] = b;
       /* the merged pseudojet may now be closer than k's neighbour */
-      double d = pair_dr2(w, k, a);
+      double d = row_a ? row_a[k] : pair_dr2(w, k, a);
       if (d < w->nn_dr2[k]) {
         w->nn_dr2[k] = d;
         w->nn[k] = a;
