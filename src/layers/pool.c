@@ -73,12 +73,19 @@ typedef int pool_vi __attribute__((vector_size(64)));
  * clang (the fuzz build) spells it __builtin_shufflevector with constant lane numbers. */
 #define POOL_EVEN_LANES 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30
 #define POOL_ODD_LANES 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31
+/* Interleave x and y: x0 y0 x1 y1 ... (ZIP_LO: lanes 0-7 of each; ZIP_HI: 8-15). */
+#define POOL_ZIP_LO_LANES 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23
+#define POOL_ZIP_HI_LANES 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31
 #ifdef __clang__
 #define POOL_EVEN(x, y) __builtin_shufflevector(x, y, POOL_EVEN_LANES)
 #define POOL_ODD(x, y) __builtin_shufflevector(x, y, POOL_ODD_LANES)
+#define POOL_ZIP_LO(x, y) __builtin_shufflevector(x, y, POOL_ZIP_LO_LANES)
+#define POOL_ZIP_HI(x, y) __builtin_shufflevector(x, y, POOL_ZIP_HI_LANES)
 #else
 #define POOL_EVEN(x, y) __builtin_shuffle(x, y, (pool_vi){POOL_EVEN_LANES})
 #define POOL_ODD(x, y) __builtin_shuffle(x, y, (pool_vi){POOL_ODD_LANES})
+#define POOL_ZIP_LO(x, y) __builtin_shuffle(x, y, (pool_vi){POOL_ZIP_LO_LANES})
+#define POOL_ZIP_HI(x, y) __builtin_shuffle(x, y, (pool_vi){POOL_ZIP_HI_LANES})
 #endif
 
 static inline pool_vf pool_load(const float *p) {
@@ -140,6 +147,54 @@ static void maxpool_row_2x2(const float *r0, int W, int Wo, float *y, int *arg, 
 
 static int is_2x2(const pool_cfg *c) { return c->f == 2 && c->s == 2 && c->p == 0; }
 
+/* Backward of one output row: input rows d0, d0 + W of dx get dy (row dyr) at each
+ * window's maximum (as maxpool_row_2x2 finds it in rows r0, r0 + W of x) and +0 elsewhere,
+ * written as whole vectors: no memset, no scatter. The last group's stores may run past
+ * the 2*Wo columns (up to 32 floats) with zeros, which the stores, rows and planes written
+ * after them overwrite (the caller zeroes an odd last row after the pairs); they are made
+ * exact when they would pass dx_end. Loads stay before x_end and dy_end the same way. */
+static void maxpool_back_row_2x2(const float *r0, int W, int Wo, const float *dyr, float *d0, const float *x_end,
+                                 const float *dy_end, const float *dx_end) {
+  const float *r1 = r0 + W;
+  float *d1 = d0 + W;
+  const pool_vi lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, even = {POOL_EVEN_LANES};
+  /* last group first: its upper-row spill reaches into the lower row, which the groups
+   * before it then write */
+  for (int ox = (Wo - 1) / 16 * 16; ox >= 0; ox -= 16) {
+    const int n = Wo - ox < 16 ? Wo - ox : 16;
+    pool_vf m, g;
+    pool_vi a;
+    if (n == 16 || x_end - (r1 + 2 * ox) >= 32) {
+      maxpool_16(pool_load(r0 + 2 * ox), pool_load(r0 + 2 * ox + 16), pool_load(r1 + 2 * ox),
+                 pool_load(r1 + 2 * ox + 16), ox, W, &m, &a);
+    } else {
+      float t0[32] = {0}, t1[32] = {0};
+      memcpy(t0, r0 + 2 * ox, (size_t)(2 * n) * sizeof *t0);
+      memcpy(t1, r1 + 2 * ox, (size_t)(2 * n) * sizeof *t1);
+      maxpool_16(pool_load(t0), pool_load(t0 + 16), pool_load(t1), pool_load(t1 + 16), ox, W, &m, &a);
+    }
+    if (dy_end - (dyr + ox) >= 16) {
+      g = pool_load(dyr + ox);
+    } else {
+      float t[16] = {0};
+      memcpy(t, dyr + ox, (size_t)n * sizeof *t);
+      g = pool_load(t);
+    }
+    const pool_vi gi = (pool_vi)g & (lane < n), base = even + 2 * ox;
+    const pool_vf e0 = (pool_vf)(gi & (a == base)), o0 = (pool_vf)(gi & (a == base + 1));
+    const pool_vf e1 = (pool_vf)(gi & (a == base + W)), o1 = (pool_vf)(gi & (a == base + W + 1));
+    const pool_vf up[2] = {POOL_ZIP_LO(e0, o0), POOL_ZIP_HI(e0, o0)}, lo[2] = {POOL_ZIP_LO(e1, o1), POOL_ZIP_HI(e1, o1)};
+    if (dx_end - (d1 + 2 * ox) >= 32) {
+      memcpy(d0 + 2 * ox, up, sizeof up);
+      memcpy(d1 + 2 * ox, lo, sizeof lo);
+    } else {
+      memcpy(d0 + 2 * ox, up, (size_t)(2 * n) * sizeof *d0);
+      memcpy(d1 + 2 * ox, lo, (size_t)(2 * n) * sizeof *d1);
+    }
+  }
+  if (W > 2 * Wo) d0[W - 1] = d1[W - 1] = 0.0f; /* odd width: the last column is in no window */
+}
+
 /* x (n,C,H,W) -> y (n,C,Ho,Wo) */
 static void maxpool_forward(const jc_layer *l, const float *params, const float *x, float *y, int n,
                             const jc_ctx *ctx) {
@@ -173,17 +228,16 @@ static void maxpool_backward(const jc_layer *l, const float *params, const float
     const float *xp = x + (size_t)q * H * W;
     const float *dyp = dy + (size_t)q * Ho * Wo;
     float *dxp = dx + (size_t)q * H * W;
-    /* zeroed plane by plane, right before the scatter: one pass over dx, not two */
-    memset(dxp, 0, (size_t)H * W * sizeof *dxp);
     if (is_2x2(c)) {
-      int arg[Wo];
-      for (int oy = 0; oy < Ho; oy++) {
-        const size_t r0 = (size_t)2 * oy * W;
-        maxpool_row_2x2(xp + r0, W, Wo, NULL, arg, x + (size_t)planes * H * W);
-        for (int ox = 0; ox < Wo; ox++) dxp[r0 + (size_t)arg[ox]] = dyp[oy * Wo + ox];
-      }
+      const float *x_end = x + (size_t)planes * H * W, *dy_end = dy + (size_t)planes * Ho * Wo;
+      const float *dx_end = dx + (size_t)planes * H * W;
+      for (int oy = 0; oy < Ho; oy++)
+        maxpool_back_row_2x2(xp + (size_t)2 * oy * W, W, Wo, dyp + (size_t)oy * Wo, dxp + (size_t)2 * oy * W, x_end,
+                             dy_end, dx_end);
+      if (H > 2 * Ho) memset(dxp + (size_t)(H - 1) * W, 0, (size_t)W * sizeof *dxp); /* odd height */
       continue;
     }
+    memset(dxp, 0, (size_t)H * W * sizeof *dxp);
     for (int oy = 0; oy < Ho; oy++)
       for (int ox = 0; ox < Wo; ox++) {
         int a = window_argmax(xp, H, W, c, oy, ox);
