@@ -116,6 +116,7 @@ jc_code cli_generate(int argc, char **argv, MPI_Comm comm, jc_err *err) {
   rc = dist_agree(comm, rc, err);
   if (rc != JC_OK) return rc;
   jetfile_writer w;
+  imageopts_keep_chunk_buffers();
   rc = jetfile_create(&w, a.out, a.n_jets, &layout, comm, err);
   if (rc == JC_OK) {
     rc = dist_agree(comm, describe(&w, &a, err), err);

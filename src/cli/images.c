@@ -80,6 +80,7 @@ jc_code cli_images(int argc, char **argv, MPI_Comm comm, jc_err *err) {
   if (rc == JC_OK) rc = jetfile_block_alloc(&block, &in_layout, IMAGEOPTS_BLOCK_ROWS, err);
   rc = dist_agree(comm, rc, err);
   jetfile_writer w;
+  imageopts_keep_chunk_buffers();
   if (rc == JC_OK) rc = jetfile_create(&w, out, r.n_jets, &out_layout, comm, err);
   if (rc == JC_OK) {
     rc = dist_agree(comm, jetfile_describe_images(&w, &image, err), err);
