@@ -5,8 +5,13 @@
   gen_checks.py physics FILE.h5         the acceptance numbers of docs/physics.md
   gen_checks.py bad-inputs JETCNN DIR   malformed inputs exit with code 3 and say why
   gen_checks.py convert JETCNN DIR      pandas reference layout -> convert -> jetcnn images
+  gen_checks.py write-share STRACE MPIEXEC JETCNN DIR
+                                        with 2 ranks, no process writes much more than its half
 """
+import glob
 import os
+import re
+import shutil
 import subprocess
 import sys
 
@@ -203,6 +208,43 @@ def convert(jetcnn, tmp):
         print(f"{fmt}: converted and imaged {n} jets")
 
 
+SKIP = 77  # CTest SKIP_RETURN_CODE
+
+
+def write_share(strace, mpiexec, jetcnn, tmp):
+    """Each rank writes only its own chunks: trace the file writes of a 2-rank generate and
+    check that no process wrote more than 3/4 of the file (a writer that makes every rank
+    store every chunk writes the whole file from each)."""
+    if subprocess.run([strace, "-o", os.devnull, "true"], capture_output=True).returncode != 0:
+        print("strace cannot trace here (no ptrace); skipped")
+        sys.exit(SKIP)
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    out = os.path.join(tmp, "share.h5")
+    cmd = [mpiexec, "-np", "2", "--oversubscribe", strace, "-ff", "-e", "trace=pwrite64,pwritev",
+           "-o", os.path.join(tmp, "trace"), jetcnn, "generate", "--jets", "8192", "--seed", "3", "--out", out]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        fail(f"{' '.join(cmd)} exited with {r.returncode}: {r.stderr[-2000:]}")
+    size = os.path.getsize(out)
+    written = {}
+    for path in glob.glob(os.path.join(tmp, "trace.*")):
+        total = 0
+        with open(path) as f:
+            for line in f:
+                m = re.search(r"= (\d+)$", line.strip())
+                if line.startswith(("pwrite64(", "pwritev(")) and m:
+                    total += int(m.group(1))
+        if total:
+            written[os.path.basename(path)] = total
+    if len(written) < 2 or sum(written.values()) < 0.9 * size:
+        fail(f"traced writes {written} do not add up to the file's {size} bytes")
+    worst = max(written.values())
+    if worst > 0.75 * size:
+        fail(f"a process wrote {worst} bytes of a {size}-byte file with 2 ranks: {written}")
+    print(f"2 ranks wrote {sorted(written.values())} bytes of a {size}-byte file")
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1] if len(sys.argv) > 1 else ""
     if cmd == "compare" and len(sys.argv) == 4:
@@ -213,6 +255,8 @@ if __name__ == "__main__":
         bad_inputs(sys.argv[2], sys.argv[3])
     elif cmd == "convert" and len(sys.argv) == 4:
         convert(sys.argv[2], sys.argv[3])
+    elif cmd == "write-share" and len(sys.argv) == 6:
+        write_share(*sys.argv[2:6])
     else:
         print(__doc__)
         sys.exit(2)
