@@ -115,37 +115,31 @@ static inline void maxpool_16(pool_vf a0, pool_vf a1, pool_vf b0, pool_vf b1, in
   pool_step(POOL_ODD(b0, b1), base + W + 1, m, a);
 }
 
-/* Windows ox .. ox+n-1 (n <= 16) of rows r0, r0 + W: loaded in place when 32 floats from
- * the group's start are readable before `end` (extra lanes computed and dropped), else
- * through a zero-padded copy. */
-static inline void maxpool_group(const float *r0, int W, int ox, int n, const float *end, pool_vf *m, pool_vi *a) {
-  const float *r1 = r0 + W;
-  if (n == 16 || end - (r1 + 2 * ox) >= 32) {
-    maxpool_16(pool_load(r0 + 2 * ox), pool_load(r0 + 2 * ox + 16), pool_load(r1 + 2 * ox),
-               pool_load(r1 + 2 * ox + 16), ox, W, m, a);
-    return;
-  }
-  float t0[32] = {0}, t1[32] = {0};
-  memcpy(t0, r0 + 2 * ox, (size_t)(2 * n) * sizeof *t0);
-  memcpy(t1, r1 + 2 * ox, (size_t)(2 * n) * sizeof *t1);
-  maxpool_16(pool_load(t0), pool_load(t0 + 16), pool_load(t1), pool_load(t1 + 16), ox, W, m, a);
-}
-
 /* One output row from rows r0, r0 + W; `end` is the end of the readable input: a short last
  * group of windows is loaded in place when 32 floats past it are still readable (the
  * extra lanes are computed and dropped), else through a zero-padded copy. */
 static void maxpool_row_2x2(const float *r0, int W, int Wo, float *y, int *arg, const float *end) {
+  const float *r1 = r0 + W;
   pool_vf m;
   pool_vi a;
   int ox = 0;
   for (; ox + 16 <= Wo; ox += 16) {
-    maxpool_group(r0, W, ox, 16, end, &m, &a);
+    maxpool_16(pool_load(r0 + 2 * ox), pool_load(r0 + 2 * ox + 16), pool_load(r1 + 2 * ox),
+               pool_load(r1 + 2 * ox + 16), ox, W, &m, &a);
     memcpy(arg + ox, &a, sizeof a);
     if (y) memcpy(y + ox, &m, sizeof m);
   }
   if (ox < Wo) {
     int n = Wo - ox;
-    maxpool_group(r0, W, ox, n, end, &m, &a);
+    if (end - (r1 + 2 * ox) >= 32) {
+      maxpool_16(pool_load(r0 + 2 * ox), pool_load(r0 + 2 * ox + 16), pool_load(r1 + 2 * ox),
+                 pool_load(r1 + 2 * ox + 16), ox, W, &m, &a);
+    } else {
+      float t0[32] = {0}, t1[32] = {0};
+      memcpy(t0, r0 + 2 * ox, (size_t)(2 * n) * sizeof *t0);
+      memcpy(t1, r1 + 2 * ox, (size_t)(2 * n) * sizeof *t1);
+      maxpool_16(pool_load(t0), pool_load(t0 + 16), pool_load(t1), pool_load(t1 + 16), ox, W, &m, &a);
+    }
     memcpy(arg + ox, &a, (size_t)n * sizeof *arg);
     if (y) memcpy(y + ox, &m, (size_t)n * sizeof *y);
   }
@@ -161,6 +155,7 @@ static int is_2x2(const pool_cfg *c) { return c->f == 2 && c->s == 2 && c->p == 
  * exact when they would pass dx_end. Loads stay before x_end and dy_end the same way. */
 static void maxpool_back_row_2x2(const float *r0, int W, int Wo, const float *dyr, float *d0, const float *x_end,
                                  const float *dy_end, const float *dx_end) {
+  const float *r1 = r0 + W;
   float *d1 = d0 + W;
   const pool_vi lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, even = {POOL_EVEN_LANES};
   /* last group first: its upper-row spill reaches into the lower row, which the groups
@@ -169,7 +164,15 @@ static void maxpool_back_row_2x2(const float *r0, int W, int Wo, const float *dy
     const int n = Wo - ox < 16 ? Wo - ox : 16;
     pool_vf m, g;
     pool_vi a;
-    maxpool_group(r0, W, ox, n, x_end, &m, &a);
+    if (n == 16 || x_end - (r1 + 2 * ox) >= 32) {
+      maxpool_16(pool_load(r0 + 2 * ox), pool_load(r0 + 2 * ox + 16), pool_load(r1 + 2 * ox),
+                 pool_load(r1 + 2 * ox + 16), ox, W, &m, &a);
+    } else {
+      float t0[32] = {0}, t1[32] = {0};
+      memcpy(t0, r0 + 2 * ox, (size_t)(2 * n) * sizeof *t0);
+      memcpy(t1, r1 + 2 * ox, (size_t)(2 * n) * sizeof *t1);
+      maxpool_16(pool_load(t0), pool_load(t0 + 16), pool_load(t1), pool_load(t1 + 16), ox, W, &m, &a);
+    }
     if (dy_end - (dyr + ox) >= 16) {
       g = pool_load(dyr + ox);
     } else {
