@@ -36,8 +36,9 @@ static jc_code read_text(hid_t loc, const char *path, const char *name, char **o
     return JC_OK;
   }
   jc_code rc = JC_OK;
-  hid_t dset = H5Dopen2(loc, name, H5P_DEFAULT), ftype = H5I_INVALID_HID, mtype = H5I_INVALID_HID;
-  if (dset >= 0) ftype = H5Dget_type(dset);
+  hid_t dset = h5io_open_dataset(loc, path, name, H5P_DEFAULT, err), ftype = H5I_INVALID_HID, mtype = H5I_INVALID_HID;
+  if (dset < 0) return JC_ERR_DATA;
+  ftype = H5Dget_type(dset);
   if (ftype < 0 || H5Tget_class(ftype) != H5T_STRING || H5Tis_variable_str(ftype) > 0) {
     rc = jc_fail(err, JC_ERR_DATA, "%s: dataset %s is not a fixed-length string", path, name);
   } else {

@@ -18,11 +18,10 @@ typedef struct {
 static herr_t scan_extra(hid_t loc, const char *name, const H5L_info_t *info, void *op) {
   extra_scan *s = op;
   if (strcmp(name, "images") == 0 || strcmp(name, "labels") == 0 || s->d->n_extra >= DATA_MAX_EXTRA) return 0;
-  hid_t ds = H5Dopen2(loc, name, H5P_DEFAULT); /* fails (harmlessly) for groups */
-  if (ds < 0) {
-    H5Eclear2(H5E_DEFAULT);
-    return 0;
-  }
+  jc_err ignored;
+  jc_err_clear(&ignored);
+  hid_t ds = h5io_open_dataset(loc, s->d->path, name, H5P_DEFAULT, &ignored); /* groups, damaged: not passed through */
+  if (ds < 0) return 0;
   hid_t sp = H5Dget_space(ds), ty = H5Dget_type(ds);
   hsize_t dims[2] = {0, 0};
   int nd = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
@@ -103,9 +102,9 @@ jc_code data_open(const char *path, jc_shape shape, int n_classes, MPI_Comm comm
     /* A chunk cache big enough for several chunks of rows (blocks rarely align to chunks). */
     hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
     H5Pset_chunk_cache(dapl, 12421, 64u << 20, 0.75);
-    d->images = H5Dopen2(d->file, "images", dapl);
+    d->images = h5io_open_dataset(d->file, path, "images", dapl, err);
     H5Pclose(dapl);
-    if (d->images < 0) rc = h5io_fail(err, JC_ERR_DATA, "%s: cannot open dataset /images", path);
+    if (d->images < 0) rc = JC_ERR_DATA;
   }
   d->chunk_rows = 1;
   if (rc == JC_OK) {
@@ -174,9 +173,9 @@ jc_code data_set_cache(jc_data *d, size_t chunks, jc_err *err) {
     return h5io_fail(err, JC_ERR_RUNTIME, "%s: cannot set the chunk cache of /images", d->path);
   }
   if (d->images >= 0) H5Dclose(d->images);
-  d->images = H5Dopen2(d->file, "images", dapl);
+  d->images = h5io_open_dataset(d->file, d->path, "images", dapl, err);
   H5Pclose(dapl);
-  if (d->images < 0) return h5io_fail(err, JC_ERR_DATA, "%s: cannot reopen dataset /images", d->path);
+  if (d->images < 0) return JC_ERR_DATA;
   return JC_OK;
 }
 

@@ -203,18 +203,67 @@ jc_code h5io_check_format(hid_t file, const char *path, const char *expected, jc
   return rc;
 }
 
+/* HDF5 1.10.8 trusts the byte count a compact or contiguous layout message declares and
+ * copies that many bytes on a read (from NULL when it is 0): a damaged header crashes the
+ * reader. Check the declared storage against extent x type size before anything reads. */
+static jc_code check_storage(hid_t dset, const char *path, const char *name, jc_err *err) {
+  hid_t dcpl = H5Dget_create_plist(dset), space = H5Dget_space(dset), type = H5Dget_type(dset);
+  jc_code rc = JC_OK;
+  if (dcpl < 0 || space < 0 || type < 0) {
+    rc = h5io_fail(err, JC_ERR_DATA, "%s: cannot inspect dataset %s", path, name);
+    goto done;
+  }
+  H5D_layout_t layout = H5Pget_layout(dcpl);
+  if (layout != H5D_COMPACT && layout != H5D_CONTIGUOUS) goto done; /* chunked: sizes per chunk */
+  /* Variable-length elements are stored as heap references of another size. */
+  if (H5Tdetect_class(type, H5T_VLEN) != 0 || H5Tis_variable_str(type) != 0) goto done;
+  hssize_t points = H5Sget_simple_extent_npoints(space);
+  size_t tsize = H5Tget_size(type);
+  hsize_t have = H5Dget_storage_size(dset);
+  int overflow = points < 0 || (tsize && (hsize_t)points > (hsize_t)-1 / tsize);
+  hsize_t need = overflow ? 0 : (hsize_t)points * tsize;
+  /* A contiguous dataset never written has no storage and reads as its fill value. */
+  int unallocated = layout == H5D_CONTIGUOUS && have == 0;
+  if (overflow || (have != need && !unallocated))
+    rc = jc_fail(err, JC_ERR_DATA,
+                 "%s: dataset %s is damaged: its %s storage holds %llu bytes but its shape and type "
+                 "need %llu",
+                 path, name, layout == H5D_COMPACT ? "compact" : "contiguous", (unsigned long long)have,
+                 (unsigned long long)need);
+done:
+  if (type >= 0) H5Tclose(type);
+  if (space >= 0) H5Sclose(space);
+  if (dcpl >= 0) H5Pclose(dcpl);
+  H5Eclear2(H5E_DEFAULT);
+  return rc;
+}
+
+hid_t h5io_open_dataset(hid_t loc, const char *path, const char *name, hid_t dapl, jc_err *err) {
+  if (H5Lexists(loc, name, H5P_DEFAULT) <= 0) {
+    H5Eclear2(H5E_DEFAULT);
+    jc_fail(err, JC_ERR_DATA, "%s: dataset %s is missing", path, name);
+    return H5I_INVALID_HID;
+  }
+  hid_t dset = H5Dopen2(loc, name, dapl);
+  if (dset < 0) {
+    h5io_fail(err, JC_ERR_DATA, "%s: cannot open dataset %s", path, name);
+    return H5I_INVALID_HID;
+  }
+  if (check_storage(dset, path, name, err) != JC_OK) {
+    H5Dclose(dset);
+    return H5I_INVALID_HID;
+  }
+  return dset;
+}
+
 jc_code h5io_dataset_info(hid_t file, const char *path, const char *name, int *ndims,
                           hsize_t dims[4], H5T_class_t *type_class, size_t *type_size,
                           jc_err *err) {
-  if (H5Lexists(file, name, H5P_DEFAULT) <= 0) {
-    H5Eclear2(H5E_DEFAULT);
-    return jc_fail(err, JC_ERR_DATA, "%s: dataset %s is missing", path, name);
-  }
+  hid_t dset = h5io_open_dataset(file, path, name, H5P_DEFAULT, err);
+  if (dset < 0) return JC_ERR_DATA;
   jc_code rc = JC_OK;
-  hid_t dset = H5Dopen2(file, name, H5P_DEFAULT);
-  hid_t space = dset >= 0 ? H5Dget_space(dset) : H5I_INVALID_HID;
-  hid_t type = dset >= 0 ? H5Dget_type(dset) : H5I_INVALID_HID;
-  if (dset < 0 || space < 0 || type < 0) {
+  hid_t space = H5Dget_space(dset), type = H5Dget_type(dset);
+  if (space < 0 || type < 0) {
     rc = h5io_fail(err, JC_ERR_DATA, "%s: cannot open dataset %s", path, name);
     goto done;
   }
@@ -249,14 +298,11 @@ jc_code h5io_write_full(hid_t loc, const char *name, hid_t type, int ndims,
 
 jc_code h5io_read_full(hid_t loc, const char *path, const char *name, hid_t type, void *data,
                        jc_err *err) {
+  hid_t dset = h5io_open_dataset(loc, path, name, H5P_DEFAULT, err);
+  if (dset < 0) return JC_ERR_DATA;
   jc_code rc = JC_OK;
-  if (H5Lexists(loc, name, H5P_DEFAULT) <= 0) {
-    H5Eclear2(H5E_DEFAULT);
-    return jc_fail(err, JC_ERR_DATA, "%s: dataset %s is missing", path, name);
-  }
-  hid_t dset = H5Dopen2(loc, name, H5P_DEFAULT);
-  if (dset < 0 || H5Dread(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+  if (H5Dread(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
     rc = h5io_fail(err, JC_ERR_DATA, "%s: cannot read dataset %s", path, name);
-  if (dset >= 0) H5Dclose(dset);
+  H5Dclose(dset);
   return rc;
 }

@@ -48,10 +48,11 @@ static jc_code read_rows(jc_data *d, const char *name, hid_t type, size_t lo, si
   if (hi == lo) return JC_OK;
   hsize_t off[1] = {lo}, cnt[1] = {hi - lo};
   jc_code rc = JC_OK;
-  hid_t dset = H5Dopen2(d->file, name, H5P_DEFAULT);
-  hid_t fspace = dset >= 0 ? H5Dget_space(dset) : H5I_INVALID_HID;
+  hid_t dset = h5io_open_dataset(d->file, d->path, name, H5P_DEFAULT, err);
+  if (dset < 0) return JC_ERR_DATA;
+  hid_t fspace = H5Dget_space(dset);
   hid_t mspace = H5Screate_simple(1, cnt, NULL);
-  if (dset < 0 || fspace < 0 || mspace < 0 || H5Sselect_hyperslab(fspace, H5S_SELECT_SET, off, NULL, cnt, NULL) < 0 ||
+  if (fspace < 0 || mspace < 0 || H5Sselect_hyperslab(fspace, H5S_SELECT_SET, off, NULL, cnt, NULL) < 0 ||
       H5Dread(dset, type, mspace, fspace, H5P_DEFAULT, buf) < 0)
     rc = h5io_fail(err, JC_ERR_DATA, "%s: cannot read dataset /%s", d->path, name);
   if (mspace >= 0) H5Sclose(mspace);

@@ -51,6 +51,13 @@ char *h5io_read_attr_str(hid_t obj, const char *name, jc_err *err);
 /* Check that the file's `format` attribute equals `expected`; error names the path. */
 jc_code h5io_check_format(hid_t file, const char *path, const char *expected, jc_err *err);
 
+/* Open dataset NAME of loc (a file or group) for reading with access list dapl (or
+ * H5P_DEFAULT), after checking that its header is consistent (a compact or contiguous
+ * layout whose byte count disagrees with shape x type would crash HDF5's read). Returns a
+ * dataset id the caller closes with H5Dclose, or H5I_INVALID_HID with err set (JC_ERR_DATA,
+ * naming path and dataset: missing, unopenable or damaged). */
+hid_t h5io_open_dataset(hid_t loc, const char *path, const char *name, hid_t dapl, jc_err *err);
+
 /* Shape and type class of dataset NAME; *ndims <= 4. Returns JC_ERR_DATA naming path and
  * dataset when it is missing. *type_class and *type_size may be NULL. */
 jc_code h5io_dataset_info(hid_t file, const char *path, const char *name, int *ndims,

@@ -31,14 +31,18 @@ for target in config h5input; do
   # checked by the bad-input table in the sanitizer build, with leak detection on.
   leaks=1
   [ "$target" = h5input ] && leaks=0
-  # Fixed seed and at most 12,000 inputs: CI runs the same inputs every time. One unseeded run
-  # found a crash inside HDF5 1.10.8 itself (H5Dread memcpy from NULL on a corrupt /labels
-  # layout, reached from data_open); longer or unseeded runs are for hunting (docs/testing.md).
+  # Fixed seed and at most 12,000 inputs: CI runs the same inputs every time; longer or
+  # unseeded runs are for hunting (docs/testing.md). tests/fuzz/crashes/TARGET holds inputs
+  # that once crashed (replayed first, like the seeds): an unseeded run found HDF5 1.10.8
+  # copying from NULL for a compact /labels whose layout message declares 0 bytes; data_open
+  # now checks declared storage against shape x type (h5io_open_dataset).
+  crashes=()
+  [ -d "$root/tests/fuzz/crashes/$target" ] && crashes=("$root/tests/fuzz/crashes/$target")
   echo "== fuzz_$target for $seconds s"
   # New inputs go to the first directory; the seeds are read only.
   if ! ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=$leaks" "$build/tests/fuzz_$target" -max_total_time="$seconds" -seed=1 -runs=12000 -timeout=20 -rss_limit_mb=2560 -malloc_limit_mb=2048 -detect_leaks=$leaks \
       -max_len=65536 -print_final_stats=1 -artifact_prefix="$build/fuzz-artifacts/$target-" \
-      "$corpus/new/$target" "$corpus/seeds/$target" 2>"$build/fuzz-$target.log"; then
+      "$corpus/new/$target" "$corpus/seeds/$target" "${crashes[@]}" 2>"$build/fuzz-$target.log"; then
     status=1
     echo "FAIL fuzz_$target: see $build/fuzz-$target.log and $build/fuzz-artifacts/"
     grep -E "ERROR|runtime error|SUMMARY|Test unit written" "$build/fuzz-$target.log" | head -20 || true
