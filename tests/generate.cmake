@@ -5,6 +5,10 @@ set(GEN_CHECKS ${CMAKE_CURRENT_SOURCE_DIR}/gen_checks.py)
 
 jetcnn_unit_test(test_gen_physics)
 jetcnn_test(gen_physics_unit 60 $<TARGET_FILE:test_gen_physics>)
+# The chunk encoder HDF5's deflate filter uses in generate/images, against zlib's inflate, and
+# compress2 outside fast mode byte-identical to libz's.
+jetcnn_unit_test(test_chunkzip)
+jetcnn_test(gen_chunkzip 60 $<TARGET_FILE:test_chunkzip>)
 
 # Same seed => same datasets on 1 and 2 ranks (and 3, with an uneven split of chunks).
 jetcnn_mpi_test(gen_write_np1 1 120 ${JETCNN_BIN} generate --jets 1500 --seed 5 --out ${GEN_OUT}/np1.h5)

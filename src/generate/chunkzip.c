@@ -1,0 +1,322 @@
+/* chunkzip.c - run-length deflate with per-block Huffman codes (see chunkzip.h).
+ *
+ * After HDF5's shuffle filter a jet chunk is long runs of zero bytes (padding rows, empty
+ * pixels) between stretches of nearly random mantissa bytes. zlib level 1 hashes every byte
+ * looking for matches that are almost all runs; this encoder only looks for runs, and finds
+ * them eight bytes at a time. Format (RFC 1950 + 1951): a zlib header, dynamic-Huffman blocks
+ * of up to BLOCK_TOKENS tokens, an empty fixed-Huffman final block, the Adler-32 of the input.
+ * A token is a literal byte or a match at distance 1 (a run of k >= 4 equal bytes is a literal
+ * and matches covering the other k - 1). The Adler-32 of a run is closed-form:
+ *     a' = a + k v,   b' = b + k a + v k (k + 1) / 2   (mod 65521).
+ */
+#include "jetcnn/chunkzip.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ADLER_MOD 65521u
+#define ADLER_NMAX 5552 /* zlib's bound: 5552 literals keep b below 2^32 */
+#define MAX_MATCH 258
+#define MIN_RUN 4
+#define BLOCK_TOKENS (1 << 16)
+#define N_LITLEN 286 /* 0..255 literals, 256 end of block, 257..285 lengths */
+#define END_OF_BLOCK 256
+#define MAX_CODE_BITS 15
+#define N_CL 19 /* code-length alphabet */
+#define MAX_CL_BITS 7
+
+/* RFC 1951, 3.2.5: length symbols 257..285, their base lengths and extra bits */
+static const uint16_t LEN_BASE[29] = {3,  4,  5,  6,  7,  8,  9,  10, 11,  13,  15,  17,  19,  23, 27,
+                                      31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258};
+static const uint8_t LEN_EXTRA[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2,
+                                      2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
+/* RFC 1951, 3.2.7: the order code-length code lengths are sent in */
+static const uint8_t CL_ORDER[N_CL] = {16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15};
+
+static int length_symbol(int len) {
+  int s = 28;
+  while (LEN_BASE[s] > len) s--;
+  return s; /* 257 + s is the deflate symbol */
+}
+
+typedef struct {
+  unsigned char *out;
+  size_t pos, cap;
+  uint64_t acc;
+  int n_acc, overflow;
+} bit_writer;
+
+/* n <= 32 bits, LSB first (deflate's bit order) */
+static inline void put_bits(bit_writer *w, uint32_t bits, int n) {
+  w->acc |= (uint64_t)bits << w->n_acc;
+  w->n_acc += n;
+  if (w->n_acc >= 32) {
+    if (w->pos + 4 <= w->cap) {
+      for (int i = 0; i < 4; i++) w->out[w->pos + (size_t)i] = (unsigned char)(w->acc >> (8 * i));
+    } else {
+      w->overflow = 1;
+    }
+    w->pos += 4;
+    w->acc >>= 32;
+    w->n_acc -= 32;
+  }
+}
+
+/* Pad to a byte boundary and write out what is left in the accumulator. */
+static void flush_bits(bit_writer *w) {
+  while (w->n_acc > 0) {
+    if (w->pos < w->cap) w->out[w->pos] = (unsigned char)w->acc;
+    else w->overflow = 1;
+    w->pos++;
+    w->acc >>= 8;
+    w->n_acc -= 8;
+  }
+  w->n_acc = 0;
+  w->acc = 0;
+}
+
+/* Huffman code lengths of freq[0..n) limited to `limit` bits (0 for unused symbols). If the
+ * optimal code is too deep, frequencies are halved (kept >= 1) and the code rebuilt: every
+ * round flattens the tree, and equal frequencies give depth <= ceil(log2 n) <= limit. */
+static void huffman_lengths(const uint32_t *freq, int n, int limit, uint8_t *len) {
+  uint32_t f[N_LITLEN], weight[2 * N_LITLEN];
+  int sym[N_LITLEN], parent[2 * N_LITLEN];
+  memcpy(f, freq, sizeof(uint32_t) * (size_t)n);
+  for (;;) {
+    int m = 0;
+    memset(len, 0, (size_t)n);
+    for (int s = 0; s < n; s++)
+      if (f[s] > 0) {
+        /* insertion sort by frequency: n <= 286 */
+        int k = m++;
+        while (k > 0 && f[sym[k - 1]] > f[s]) {
+          sym[k] = sym[k - 1];
+          k--;
+        }
+        sym[k] = s;
+      }
+    if (m == 0) return;
+    if (m == 1) {
+      len[sym[0]] = 1;
+      return;
+    }
+    /* two-queue Huffman: leaves 0..m-1 (ascending), internal nodes m.. in creation order */
+    for (int k = 0; k < m; k++) weight[k] = f[sym[k]];
+    int leaf = 0, node = m, next = m;
+    while (next < 2 * m - 1) {
+      int pick[2];
+      for (int t = 0; t < 2; t++)
+        pick[t] = (leaf < m && (node >= next || weight[leaf] <= weight[node])) ? leaf++ : node++;
+      weight[next] = weight[pick[0]] + weight[pick[1]];
+      parent[pick[0]] = parent[pick[1]] = next;
+      next++;
+    }
+    /* depths from the root (the last node) down: parents come after their children */
+    int depth[2 * N_LITLEN], deepest = 0;
+    depth[2 * m - 2] = 0;
+    for (int k = 2 * m - 3; k >= 0; k--) {
+      depth[k] = depth[parent[k]] + 1;
+      if (k < m && depth[k] > deepest) deepest = depth[k];
+    }
+    if (deepest <= limit) {
+      for (int k = 0; k < m; k++) len[sym[k]] = (uint8_t)depth[k];
+      return;
+    }
+    for (int s = 0; s < n; s++)
+      if (f[s] > 0) f[s] = (f[s] >> 1) | 1u;
+  }
+}
+
+/* Canonical codes from lengths (RFC 1951, 3.2.2), bit-reversed for LSB-first output. */
+static void canonical_codes(const uint8_t *len, int n, uint16_t *code) {
+  int count[MAX_CODE_BITS + 1] = {0};
+  uint32_t next[MAX_CODE_BITS + 1];
+  for (int s = 0; s < n; s++) count[len[s]]++;
+  count[0] = 0;
+  uint32_t c = 0;
+  for (int b = 1; b <= MAX_CODE_BITS; b++) {
+    c = (c + (uint32_t)count[b - 1]) << 1;
+    next[b] = c;
+  }
+  for (int s = 0; s < n; s++) {
+    code[s] = 0;
+    if (len[s] == 0) continue;
+    uint32_t v = next[len[s]]++, r = 0;
+    for (int i = 0; i < len[s]; i++) r |= ((v >> i) & 1u) << (len[s] - 1 - i);
+    code[s] = (uint16_t)r;
+  }
+}
+
+/* Block state: tokens (0..255 literal, 256 + L a match of length L) and their frequencies. */
+typedef struct {
+  uint16_t *tokens;
+  int n_tokens;
+  uint32_t freq[N_LITLEN];
+} block;
+
+/* The header of a dynamic block: the literal/length code lengths, then the one distance code
+ * (distance 1 = code 0, one bit), run-length coded with symbols 16-18 (RFC 1951, 3.2.7). */
+static void write_header(bit_writer *w, const uint8_t *lit_len) {
+  int n_lit = N_LITLEN;
+  while (n_lit > 257 && lit_len[n_lit - 1] == 0) n_lit--;
+  uint8_t seq[N_LITLEN + 1];
+  memcpy(seq, lit_len, (size_t)n_lit);
+  seq[n_lit] = 1; /* distance code 0 */
+  int n_seq = n_lit + 1;
+  /* code-length symbols with their extra bits */
+  uint8_t cl_sym[N_LITLEN + 1], cl_extra[N_LITLEN + 1];
+  int n_cl = 0;
+  uint32_t cl_freq[N_CL] = {0};
+  for (int i = 0; i < n_seq;) {
+    int v = seq[i], run = 1;
+    while (i + run < n_seq && seq[i + run] == v) run++;
+    i += run;
+    if (v == 0) {
+      while (run >= 11) {
+        int r = run > 138 ? 138 : run;
+        cl_sym[n_cl] = 18, cl_extra[n_cl++] = (uint8_t)(r - 11);
+        run -= r;
+      }
+      if (run >= 3) {
+        cl_sym[n_cl] = 17, cl_extra[n_cl++] = (uint8_t)(run - 3);
+        run = 0;
+      }
+    } else {
+      cl_sym[n_cl] = (uint8_t)v, cl_extra[n_cl++] = 0;
+      run--;
+      while (run >= 3) {
+        int r = run > 6 ? 6 : run;
+        cl_sym[n_cl] = 16, cl_extra[n_cl++] = (uint8_t)(r - 3);
+        run -= r;
+      }
+    }
+    while (run-- > 0) cl_sym[n_cl] = (uint8_t)v, cl_extra[n_cl++] = 0;
+  }
+  for (int k = 0; k < n_cl; k++) cl_freq[cl_sym[k]]++;
+  int n_used = 0;
+  for (int k = 0; k < N_CL; k++) n_used += cl_freq[k] > 0;
+  if (n_used < 2) cl_freq[cl_freq[0] ? 1 : 0] = 1; /* inflate refuses a one-symbol code-length code */
+  uint8_t cl_len[N_CL];
+  uint16_t cl_code[N_CL];
+  huffman_lengths(cl_freq, N_CL, MAX_CL_BITS, cl_len);
+  canonical_codes(cl_len, N_CL, cl_code);
+  int n_order = N_CL;
+  while (n_order > 4 && cl_len[CL_ORDER[n_order - 1]] == 0) n_order--;
+  put_bits(w, (uint32_t)(n_lit - 257), 5);
+  put_bits(w, 0, 5); /* one distance code */
+  put_bits(w, (uint32_t)(n_order - 4), 4);
+  for (int k = 0; k < n_order; k++) put_bits(w, cl_len[CL_ORDER[k]], 3);
+  static const int EXTRA_BITS[3] = {2, 3, 7}; /* of symbols 16, 17, 18 */
+  for (int k = 0; k < n_cl; k++) {
+    put_bits(w, cl_code[cl_sym[k]], cl_len[cl_sym[k]]);
+    if (cl_sym[k] >= 16) put_bits(w, cl_extra[k], EXTRA_BITS[cl_sym[k] - 16]);
+  }
+}
+
+/* One non-final dynamic-Huffman block of b's tokens; empties b. */
+static void write_block(bit_writer *w, block *b) {
+  b->freq[END_OF_BLOCK] = 1;
+  uint8_t len[N_LITLEN];
+  uint16_t code[N_LITLEN];
+  huffman_lengths(b->freq, N_LITLEN, MAX_CODE_BITS, len);
+  canonical_codes(len, N_LITLEN, code);
+  put_bits(w, 2u << 1, 3); /* BFINAL 0, BTYPE 10 */
+  write_header(w, len);
+  /* a match of length L: its length code, extra bits, and the one-bit distance code 0 */
+  uint32_t match_bits[MAX_MATCH + 1] = {0};
+  uint8_t match_n[MAX_MATCH + 1] = {0};
+  for (int s = 0; s < 29; s++) {
+    if (len[257 + s] == 0) continue;
+    int hi = s == 28 ? MAX_MATCH : LEN_BASE[s + 1] - 1;
+    if (s == 27) hi = 257; /* 258 has its own symbol */
+    for (int l = LEN_BASE[s]; l <= hi; l++) {
+      match_bits[l] = code[257 + s] | (uint32_t)(l - LEN_BASE[s]) << len[257 + s];
+      match_n[l] = (uint8_t)(len[257 + s] + LEN_EXTRA[s] + 1); /* + distance bit 0 */
+    }
+  }
+  for (int t = 0; t < b->n_tokens; t++) {
+    int tok = b->tokens[t];
+    if (tok < 256) put_bits(w, code[tok], len[tok]);
+    else put_bits(w, match_bits[tok - 256], match_n[tok - 256]);
+  }
+  put_bits(w, code[END_OF_BLOCK], len[END_OF_BLOCK]);
+  b->n_tokens = 0;
+  memset(b->freq, 0, sizeof b->freq);
+}
+
+static inline void add_token(bit_writer *w, block *b, int tok, int symbol) {
+  b->tokens[b->n_tokens++] = (uint16_t)tok;
+  b->freq[symbol]++;
+  if (b->n_tokens == BLOCK_TOKENS) write_block(w, b);
+}
+
+/* End of the run of byte v that continues at src[j]: eight bytes at a time. */
+static size_t run_end(const unsigned char *src, size_t j, size_t n, unsigned char v) {
+  uint64_t pattern = 0x0101010101010101ULL * v;
+  while (j + 8 <= n) {
+    uint64_t word;
+    memcpy(&word, src + j, 8);
+    uint64_t diff = word ^ pattern;
+    if (diff) return j + (size_t)(__builtin_ctzll(diff) >> 3); /* little-endian: first byte low */
+    j += 8;
+  }
+  while (j < n && src[j] == v) j++;
+  return j;
+}
+
+int chunkzip_encode(unsigned char *dst, size_t cap, const unsigned char *src, size_t n, size_t *out) {
+  block b = {malloc(sizeof(uint16_t) * BLOCK_TOKENS), 0, {0}};
+  if (!b.tokens) return -2;
+  bit_writer w = {dst, 0, cap, 0, 0, 0};
+  put_bits(&w, 0x78, 8); /* CMF: deflate, 32 K window */
+  put_bits(&w, 0x01, 8); /* FLG: fastest, (CMF * 256 + FLG) % 31 == 0 */
+  static int len_sym[MAX_MATCH + 1]; /* idempotent fill: racing threads write the same values */
+  if (len_sym[MAX_MATCH] == 0)
+    for (int l = 3; l <= MAX_MATCH; l++) len_sym[l] = 257 + length_symbol(l);
+  uint32_t a = 1, bsum = 0;
+  int since_reduce = 0;
+  for (size_t i = 0; i < n;) {
+    unsigned char v = src[i];
+    size_t j = i + 1 < n && src[i + 1] == v ? run_end(src, i + 1, n, v) : i + 1;
+    size_t k = j - i;
+    if (k < MIN_RUN) {
+      for (size_t t = 0; t < k; t++) {
+        add_token(&w, &b, v, v);
+        a += v;
+        bsum += a;
+      }
+      since_reduce += (int)k;
+      if (since_reduce >= ADLER_NMAX - MIN_RUN) {
+        a %= ADLER_MOD;
+        bsum %= ADLER_MOD;
+        since_reduce = 0;
+      }
+    } else {
+      add_token(&w, &b, v, v);
+      size_t m = k - 1;
+      while (m >= 3) {
+        size_t l = m > MAX_MATCH ? MAX_MATCH : m;
+        if (m > MAX_MATCH && m - MAX_MATCH < 3) l = m - 3; /* leave a match of >= 3, not 1-2 bytes */
+        add_token(&w, &b, 256 + (int)l, len_sym[l]);
+        m -= l;
+      }
+      while (m-- > 0) add_token(&w, &b, v, v);
+      uint64_t a64 = a % ADLER_MOD, kk = k % ADLER_MOD, tri = (uint64_t)((k % (2 * ADLER_MOD)) * ((k + 1) % (2 * ADLER_MOD)) / 2);
+      bsum = (uint32_t)((bsum % ADLER_MOD + kk * a64 + v * (tri % ADLER_MOD)) % ADLER_MOD);
+      a = (uint32_t)((a64 + kk * v) % ADLER_MOD);
+      since_reduce = 0;
+    }
+    i = j;
+  }
+  if (b.n_tokens > 0) write_block(&w, &b);
+  free(b.tokens);
+  put_bits(&w, 1u | 1u << 1, 3); /* an empty final block: BFINAL 1, BTYPE 01 (fixed) */
+  put_bits(&w, 0, 7);            /* end of block, fixed code 0000000 */
+  flush_bits(&w);
+  uint32_t adler = (bsum % ADLER_MOD) << 16 | (a % ADLER_MOD);
+  for (int s = 24; s >= 0; s -= 8) put_bits(&w, (adler >> s) & 0xffu, 8); /* big-endian */
+  flush_bits(&w);
+  *out = w.pos;
+  return w.overflow ? -1 : 0;
+}
