@@ -12,6 +12,7 @@
 #ifndef JETCNN_GENERATE_H
 #define JETCNN_GENERATE_H
 
+#include <math.h>
 #include <stdint.h>
 
 /* ---- random numbers: one SplitMix64 stream per (seed, stream id) ---- */
@@ -23,10 +24,19 @@ typedef struct {
 
 /* Start the stream keyed by (seed, stream); streams with different keys are independent. */
 void gen_rng_init(gen_rng *rng, uint64_t seed, uint64_t stream);
-/* Next 64 random bits. */
-uint64_t gen_rng_u64(gen_rng *rng);
-/* Uniform in the open interval (0, 1). */
-double gen_rng_uniform(gen_rng *rng);
+/* SplitMix64's output mix of a state. */
+static inline uint64_t gen_rng_mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+/* Next 64 random bits (inline: the generator draws a few thousand per jet). */
+static inline uint64_t gen_rng_u64(gen_rng *rng) { return gen_rng_mix64(rng->state += 0x9e3779b97f4a7c15ULL); }
+/* Uniform in the open interval (0, 1): 53 random bits, shifted by half a step so that 0 and
+ * 1 never come out. */
+static inline double gen_rng_uniform(gen_rng *rng) {
+  return ((double)(gen_rng_u64(rng) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
 /* Standard normal (polar Box-Muller; every other call returns the pair's cached second value). */
 double gen_rng_gauss(gen_rng *rng);
 /* Poisson with the given mean (inversion; meant for means below ~50). */
@@ -41,16 +51,20 @@ typedef struct {
 
 /* The four-vector of a particle of mass m with transverse momentum pt at (eta, phi). */
 gen_p4 gen_p4_from_pt_eta_phi_m(double pt, double eta, double phi, double m);
-gen_p4 gen_p4_sum(gen_p4 a, gen_p4 b);
-gen_p4 gen_p4_diff(gen_p4 a, gen_p4 b);
-double gen_p4_pt(gen_p4 p);
+/* The small four-vector helpers are inline: called for every particle of every attempt. */
+static inline gen_p4 gen_p4_sum(gen_p4 a, gen_p4 b) { return (gen_p4){a.e + b.e, a.px + b.px, a.py + b.py, a.pz + b.pz}; }
+static inline gen_p4 gen_p4_diff(gen_p4 a, gen_p4 b) { return (gen_p4){a.e - b.e, a.px - b.px, a.py - b.py, a.pz - b.pz}; }
+static inline double gen_p4_pt(gen_p4 p) { return sqrt(p.px * p.px + p.py * p.py); }
 /* Pseudorapidity; 0 for a particle along the beam with no transverse momentum. */
 double gen_p4_eta(gen_p4 p);
 double gen_p4_phi(gen_p4 p);
 /* Invariant mass; a slightly negative m^2 from rounding gives 0. */
-double gen_p4_mass(gen_p4 p);
+static inline double gen_p4_mass(gen_p4 p) {
+  double m2 = p.e * p.e - p.px * p.px - p.py * p.py - p.pz * p.pz;
+  return m2 > 0.0 ? sqrt(m2) : 0.0;
+}
 /* Length of the three-momentum. */
-double gen_p4_p(gen_p4 p);
+static inline double gen_p4_p(gen_p4 p) { return sqrt(p.px * p.px + p.py * p.py + p.pz * p.pz); }
 /* phi difference wrapped into (-pi, pi]. */
 double gen_delta_phi(double phi1, double phi2);
 /* Distance in the (eta, phi) plane. */

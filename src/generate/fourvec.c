@@ -12,18 +12,6 @@ gen_p4 gen_p4_from_pt_eta_phi_m(double pt, double eta, double phi, double m) {
   return p;
 }
 
-gen_p4 gen_p4_sum(gen_p4 a, gen_p4 b) {
-  return (gen_p4){a.e + b.e, a.px + b.px, a.py + b.py, a.pz + b.pz};
-}
-
-gen_p4 gen_p4_diff(gen_p4 a, gen_p4 b) {
-  return (gen_p4){a.e - b.e, a.px - b.px, a.py - b.py, a.pz - b.pz};
-}
-
-double gen_p4_pt(gen_p4 p) { return sqrt(p.px * p.px + p.py * p.py); }
-
-double gen_p4_p(gen_p4 p) { return sqrt(p.px * p.px + p.py * p.py + p.pz * p.pz); }
-
 double gen_p4_eta(gen_p4 p) {
   double pt = gen_p4_pt(p);
   if (pt == 0.0) return 0.0;
@@ -35,13 +23,9 @@ double gen_p4_phi(gen_p4 p) {
   return atan2(p.py, p.px);
 }
 
-double gen_p4_mass(gen_p4 p) {
-  double m2 = p.e * p.e - p.px * p.px - p.py * p.py - p.pz * p.pz;
-  return m2 > 0.0 ? sqrt(m2) : 0.0;
-}
-
 double gen_delta_phi(double phi1, double phi2) {
-  double d = fmod(phi1 - phi2, 2.0 * M_PI);
+  double d = phi1 - phi2;
+  if (fabs(d) >= 2.0 * M_PI) d = fmod(d, 2.0 * M_PI); /* fmod returns smaller |d| unchanged */
   if (d > M_PI) d -= 2.0 * M_PI;
   if (d <= -M_PI) d += 2.0 * M_PI;
   return d;

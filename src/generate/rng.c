@@ -10,26 +10,10 @@
 
 #define GOLDEN_GAMMA 0x9e3779b97f4a7c15ULL
 
-static uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
 void gen_rng_init(gen_rng *rng, uint64_t seed, uint64_t stream) {
-  rng->state = mix64(mix64(seed + GOLDEN_GAMMA) ^ (stream * 0xd1342543de82ef95ULL + 1));
+  rng->state = gen_rng_mix64(gen_rng_mix64(seed + GOLDEN_GAMMA) ^ (stream * 0xd1342543de82ef95ULL + 1));
   rng->has_spare = 0;
   rng->spare = 0.0;
-}
-
-uint64_t gen_rng_u64(gen_rng *rng) {
-  rng->state += GOLDEN_GAMMA;
-  return mix64(rng->state);
-}
-
-double gen_rng_uniform(gen_rng *rng) {
-  /* 53 random bits, shifted by half a step so that 0 and 1 never come out */
-  return ((double)(gen_rng_u64(rng) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
 }
 
 double gen_rng_gauss(gen_rng *rng) {
