@@ -2,45 +2,41 @@
  *
  * Clustering uses the nearest-neighbour trick of FastJet's N^2 strategy (Cacciari & Salam
  * 2006): for d_ij = min(kt_i^2, kt_j^2) dR_ij^2 the closest pair is always some particle and
- * its geometric nearest neighbour, so each particle only tracks its nearest neighbour in
- * (y, phi) and a merge updates the few particles that pointed at the merged pair. For the
- * usual jet (< 256 constituents) the pairwise dR^2 are kept in a matrix, so a merge computes
- * one new row instead of re-measuring every distance it looks at.
+ * its geometric nearest neighbour, so each pseudojet only tracks its nearest neighbour in
+ * (y, phi), and a merge re-measures the merged pseudojet against all others and re-scans only
+ * the few that pointed at the merged pair. The pseudojets are arrays of structures-of-arrays:
+ * one pseudojet against all others is a loop the compiler vectorises, and nothing is stored
+ * per pair (a dR^2 matrix cost more to keep up to date than to recompute its rows).
  */
 #include "jetcnn/jetobs.h"
 
 #include <float.h>
-#include <stddef.h>
 #include <math.h>
+#include <stddef.h>
 
 #define N_AXES 3
 
 typedef struct {
-  double e, px, py, pz;
-  double kt2, y, phi;
-} pseudojet;
-
-/* Pseudojets of more than DR_MATRIX_MAX constituents are clustered without the matrix. */
-#define DR_MATRIX_MAX 256
-
-typedef struct {
-  pseudojet jets[JETOBS_MAX_CONST];
+  /* pseudojets: four-momentum, kt^2, rapidity, phi, nearest neighbour and dR^2 to it */
+  double e[JETOBS_MAX_CONST], px[JETOBS_MAX_CONST], py[JETOBS_MAX_CONST], pz[JETOBS_MAX_CONST];
+  double kt2[JETOBS_MAX_CONST], y[JETOBS_MAX_CONST], phi[JETOBS_MAX_CONST];
   int nn[JETOBS_MAX_CONST];
   double nn_dr2[JETOBS_MAX_CONST];
-  double pt[JETOBS_MAX_CONST], y[JETOBS_MAX_CONST], phi[JETOBS_MAX_CONST];
-  int use_matrix, stride;
-  double dr2[DR_MATRIX_MAX * DR_MATRIX_MAX]; /* dR^2 of pseudojets i, k at [i * stride + k] */
+  /* the particles, for tau */
+  double pt0[JETOBS_MAX_CONST], y0[JETOBS_MAX_CONST], phi0[JETOBS_MAX_CONST];
+  double scratch[JETOBS_MAX_CONST]; /* distances of one pseudojet to all, or the d_i */
 } cluster_work;
 
-static void set_kinematics(pseudojet *j) {
-  j->kt2 = j->px * j->px + j->py * j->py;
-  j->phi = (j->px == 0.0 && j->py == 0.0) ? 0.0 : atan2(j->py, j->px);
-  double pt = sqrt(j->kt2);
-  if (j->e > fabs(j->pz)) {
-    j->y = 0.5 * log((j->e + j->pz) / (j->e - j->pz));
+static void set_kinematics(cluster_work *w, int i) {
+  double px = w->px[i], py = w->py[i], e = w->e[i], pz = w->pz[i];
+  w->kt2[i] = px * px + py * py;
+  w->phi[i] = (px == 0.0 && py == 0.0) ? 0.0 : atan2(py, px);
+  if (e > fabs(pz)) {
+    w->y[i] = 0.5 * log((e + pz) / (e - pz));
   } else {
     /* massless to rounding: fall back to the pseudorapidity */
-    j->y = pt > 0.0 ? asinh(j->pz / pt) : 0.0;
+    double pt = sqrt(w->kt2[i]);
+    w->y[i] = pt > 0.0 ? asinh(pz / pt) : 0.0;
   }
 }
 
@@ -51,82 +47,74 @@ static double dr2(double y1, double phi1, double y2, double phi2) {
   return dy * dy + dphi * dphi;
 }
 
-static double pair_dr2(const cluster_work *w, int i, int k) {
-  return w->use_matrix ? w->dr2[i * w->stride + k] : dr2(w->jets[i].y, w->jets[i].phi, w->jets[k].y, w->jets[k].phi);
+/* d[k] = dR^2 between (y, phi) and pseudojet k, k < n. */
+static void distances(const cluster_work *w, int n, double y, double phi, double *restrict d) {
+  for (int k = 0; k < n; k++) d[k] = dr2(w->y[k], w->phi[k], y, phi);
 }
 
-/* Row i of the matrix (and column i) from pseudojet i's current (y, phi). */
-static void fill_row(cluster_work *w, int n, int i) {
-  double yi = w->jets[i].y, phii = w->jets[i].phi;
-  double *row = w->dr2 + (size_t)i * (size_t)w->stride;
-  for (int k = 0; k < n; k++) row[k] = dr2(yi, phii, w->jets[k].y, w->jets[k].phi);
-  for (int k = 0; k < n; k++) w->dr2[(size_t)k * (size_t)w->stride + (size_t)i] = row[k];
+/* Index of the smallest d[k], k < n, k != skip (the first on ties); its value in *min_out.
+ * The minimum first, in four independent running minima (one is a chain of dependent
+ * compare-and-selects), then where it is. */
+static int argmin(double *d, int n, int skip, double *min_out) {
+  double saved = 0.0;
+  if (skip >= 0) {
+    saved = d[skip];
+    d[skip] = DBL_MAX;
+  }
+  double m[4] = {DBL_MAX, DBL_MAX, DBL_MAX, DBL_MAX};
+  int k = 0;
+  for (; k + 4 <= n; k += 4)
+    for (int l = 0; l < 4; l++) m[l] = d[k + l] < m[l] ? d[k + l] : m[l];
+  for (; k < n; k++) m[0] = d[k] < m[0] ? d[k] : m[0];
+  double best = fmin(fmin(m[0], m[1]), fmin(m[2], m[3]));
+  int at = -1;
+  for (k = 0; k < n && best < DBL_MAX; k++)
+    if (d[k] == best) {
+      at = k;
+      break;
+    }
+  if (skip >= 0) d[skip] = saved;
+  *min_out = best;
+  return at;
 }
 
 static void find_nn(cluster_work *w, int n, int i) {
-  int best = -1;
-  double best_d = DBL_MAX;
-  if (w->use_matrix) {
-    /* branch-free argmin: which neighbour is nearest is unpredictable */
-    const double *row = w->dr2 + (size_t)i * (size_t)w->stride;
-    for (int k = 0; k < n; k++) {
-      double d = k == i ? DBL_MAX : row[k];
-      int closer = d < best_d;
-      best_d = closer ? d : best_d;
-      best = closer ? k : best;
-    }
-  } else {
-    for (int k = 0; k < n; k++) {
-      if (k == i) continue;
-      double d = pair_dr2(w, i, k);
-      if (d < best_d) {
-        best_d = d;
-        best = k;
-      }
-    }
-  }
-  w->nn[i] = best;
-  w->nn_dr2[i] = best_d;
+  distances(w, n, w->y[i], w->phi[i], w->scratch);
+  w->nn[i] = argmin(w->scratch, n, i, &w->nn_dr2[i]);
 }
 
 /* Merge pair (a, b), a < b, into a, drop b (the last pseudojet moves into its slot); returns n - 1. */
 static int merge(cluster_work *w, int n, int a, int b) {
-  pseudojet *ja = &w->jets[a], *jb = &w->jets[b];
-  ja->e += jb->e;
-  ja->px += jb->px;
-  ja->py += jb->py;
-  ja->pz += jb->pz;
-  set_kinematics(ja);
+  w->e[a] += w->e[b];
+  w->px[a] += w->px[b];
+  w->py[a] += w->py[b];
+  w->pz[a] += w->pz[b];
+  set_kinematics(w, a);
   int last = n - 1;
   if (b != last) {
-    w->jets[b] = w->jets[last];
+    w->e[b] = w->e[last], w->px[b] = w->px[last], w->py[b] = w->py[last], w->pz[b] = w->pz[last];
+    w->kt2[b] = w->kt2[last], w->y[b] = w->y[last], w->phi[b] = w->phi[last];
     w->nn[b] = w->nn[last];
     w->nn_dr2[b] = w->nn_dr2[last];
-    if (w->use_matrix) {
-      size_t st = (size_t)w->stride;
-      for (int k = 0; k < n; k++) w->dr2[(size_t)b * st + (size_t)k] = w->dr2[(size_t)last * st + (size_t)k];
-      for (int k = 0; k < n; k++) w->dr2[(size_t)k * st + (size_t)b] = w->dr2[(size_t)b * st + (size_t)k];
-      w->dr2[(size_t)b * st + (size_t)b] = 0.0;
-    }
   }
   n--;
-  if (w->use_matrix) fill_row(w, n, a);
+  double *d_a = w->scratch;
+  distances(w, n, w->y[a], w->phi[a], d_a);
   int stale[JETOBS_MAX_CONST], n_stale = 0;
-  /* row a was just filled: read dR^2(k, a) along it rather than down column a */
-  const double *row_a = w->use_matrix ? w->dr2 + (size_t)a * (size_t)w->stride : NULL;
   for (int k = 0; k < n; k++) {
-    if (k == a || w->nn[k] == a || w->nn[k] == b) {
+    if (k == a) continue;
+    if (w->nn[k] == a || w->nn[k] == b) {
       stale[n_stale++] = k;
     } else {
       if (w->nn[k] == last) w->nn[k] = b;
       /* the merged pseudojet may now be closer than k's neighbour */
-      double d = row_a ? row_a[k] : pair_dr2(w, k, a);
-      if (d < w->nn_dr2[k]) {
-        w->nn_dr2[k] = d;
+      if (d_a[k] < w->nn_dr2[k]) {
+        w->nn_dr2[k] = d_a[k];
         w->nn[k] = a;
       }
     }
   }
+  w->nn[a] = argmin(d_a, n, a, &w->nn_dr2[a]);
   for (int s = 0; s < n_stale; s++) find_nn(w, n, stale[s]);
   return n;
 }
@@ -137,10 +125,10 @@ static double tau_sum(const cluster_work *w, int n_particles, int n_axes) {
   for (int k = 0; k < n_particles; k++) {
     double best = DBL_MAX;
     for (int j = 0; j < n_axes; j++) {
-      double d = dr2(w->y[k], w->phi[k], w->jets[j].y, w->jets[j].phi);
+      double d = dr2(w->y0[k], w->phi0[k], w->y[j], w->phi[j]);
       if (d < best) best = d;
     }
-    sum += w->pt[k] * sqrt(best);
+    sum += w->pt0[k] * sqrt(best);
   }
   return sum;
 }
@@ -152,37 +140,27 @@ void jetobs_nsubjettiness(const float *c, int m, double r0, double tau[3]) {
   for (int r = 0; r < m && r < JETOBS_MAX_CONST; r++) {
     const float *row = c + 4 * r;
     if (jetobs_is_padding(row)) continue;
-    pseudojet *j = &w.jets[n];
-    j->e = row[0];
-    j->px = row[1];
-    j->py = row[2];
-    j->pz = row[3];
-    set_kinematics(j);
-    if (j->kt2 <= 0.0) continue; /* along the beam: no pT, no weight in tau */
-    w.pt[n] = sqrt(j->kt2);
-    w.y[n] = j->y;
-    w.phi[n] = j->phi;
-    pt_sum += w.pt[n];
+    w.e[n] = row[0];
+    w.px[n] = row[1];
+    w.py[n] = row[2];
+    w.pz[n] = row[3];
+    set_kinematics(&w, n);
+    if (w.kt2[n] <= 0.0) continue; /* along the beam: no pT, no weight in tau */
+    w.pt0[n] = sqrt(w.kt2[n]);
+    w.y0[n] = w.y[n];
+    w.phi0[n] = w.phi[n];
+    pt_sum += w.pt0[n];
     n++;
   }
   for (int a = 0; a < N_AXES; a++) tau[a] = 0.0;
   if (n <= 1 || pt_sum <= 0.0) return;
   int n_particles = n;
-  w.use_matrix = n <= DR_MATRIX_MAX;
-  w.stride = n;
-  if (w.use_matrix)
-    for (int i = 0; i < n; i++) fill_row(&w, i + 1, i);
   for (int i = 0; i < n; i++) find_nn(&w, n, i);
   while (n > 1) {
     if (n <= N_AXES) tau[n - 1] = tau_sum(&w, n_particles, n) / (r0 * pt_sum);
-    int best = 0;
-    double best_d = DBL_MAX;
-    for (int i = 0; i < n; i++) {
-      double d = w.jets[i].kt2 * w.nn_dr2[i];
-      int closer = d < best_d;
-      best_d = closer ? d : best_d;
-      best = closer ? i : best;
-    }
+    for (int i = 0; i < n; i++) w.scratch[i] = w.kt2[i] * w.nn_dr2[i];
+    double best_d;
+    int best = argmin(w.scratch, n, -1, &best_d);
     int other = w.nn[best];
     int a = best < other ? best : other, b = best < other ? other : best;
     n = merge(&w, n, a, b);
