@@ -4,11 +4,13 @@
  * when the total padding it needs is odd the extra row/column goes at the bottom/right
  * (as Keras and PyTorch do).
  *
- * Two implementations, chosen once at init for forward, dW and dX separately (conv_init):
+ * Three implementations, chosen once at init for forward, dW and dX separately (conv_init):
  *  - stride 1 and padding < F on every side: direct correlation on a zero-padded "grid"
  *    (see corr_geom), vectorised over output pixels with register tiles of filters x pixels;
  *    backward computes dW with the same tiling and dX as a correlation of the padded dy with
  *    the flipped, transposed kernel. No GEMM, no im2col.
+ *  - 3x3, stride 1, >= 16 channels in and out, >= 100 output pixels: Winograd F(2x2, 3x3)
+ *    for forward, dX and dW (wino_conv, wino_dw), its products run by the direct kernel.
  *  - otherwise, per sample im2col + sgemm.
  * The lecture model's 32/64-filter layers mix them; DeepTop's 8-filter layers are direct.
  * Both are plain loops in a fixed order: the same bits whichever thread runs a micro-batch.
@@ -35,7 +37,18 @@ typedef struct {
   int ho;            /* output rows (output columns: wg - F + 1, of which Wo are kept) */
   size_t nq;         /* outputs computed per channel: ho * wg rounded up to whole vectors */
   size_t plane;      /* floats per grid plane: every tap of every computed output is inside */
+  size_t ldo;        /* floats from one output row (filter) to the next: nq */
 } corr_geom;
+
+/* Winograd tiles (see wino_conv). */
+typedef struct {
+  corr_geom g;  /* the grid the tiles are read from: 2*nty + 2 rows, 2*ntx + 2 columns */
+  int ntx, nty; /* tiles per row and per column: ceil(output / 2) */
+  int rows;     /* tile rows per chunk */
+  size_t nq;    /* tile slots of a chunk: rows * ntx rounded up to whole vectors */
+  size_t ld;    /* floats per transformed row (one position, one channel): nq + VL, for the
+                 * whole-vector stores of the last tile row */
+} wino_geom;
 
 typedef struct {
   int k, f, s;
@@ -43,6 +56,8 @@ typedef struct {
   int corr;              /* 1: stride 1, padding < F: the direct correlation can be used */
   int fwd_direct, dw_direct, dx_direct; /* which parts use it (the rest im2col + sgemm) */
   corr_geom g, gt;
+  int wino;              /* 1: 3x3 with many channels: Winograd F(2x2, 3x3) for all three parts */
+  wino_geom wf, wx;      /* its tiles: of the output (forward, dW), of dx */
 } conv_cfg;
 
 enum { VL = 16 }; /* floats per vector (one AVX-512 register; two AVX2, four SSE) */
@@ -81,10 +96,11 @@ static float sum_floats(const float *x, int n) {
 }
 
 static corr_geom corr_geom_make(int hg, int wg, int top, int left, int f) {
-  corr_geom g = {hg, wg, top, left, hg - f + 1, 0, 0};
+  corr_geom g = {hg, wg, top, left, hg - f + 1, 0, 0, 0};
   g.nq = ((size_t)g.ho * (size_t)wg + VL - 1) / VL * VL;
   size_t need = g.nq + (size_t)(f - 1) * (size_t)wg + (size_t)(f - 1), grid = (size_t)hg * (size_t)wg;
   g.plane = ((need > grid ? need : grid) + VL - 1) / VL * VL;
+  g.ldo = g.nq;
   return g;
 }
 
@@ -118,7 +134,7 @@ static inline __attribute__((always_inline)) void corr_tile(const float *grid, c
       }
     }
   for (int k = 0; k < KB; k++)
-    for (int b = 0; b < NB; b++) memcpy(out + (size_t)k * g->nq + q0 + (size_t)b * VL, &acc[k][b], sizeof(vf));
+    for (int b = 0; b < NB; b++) memcpy(out + (size_t)k * g->ldo + q0 + (size_t)b * VL, &acc[k][b], sizeof(vf));
 }
 
 /* KB filters over all outputs: tiles of 3 vectors, then the 1-2 left. */
@@ -130,13 +146,13 @@ static inline __attribute__((always_inline)) void corr_rows(const float *grid, c
   else if (q + VL <= g->nq) corr_tile(grid, g, C, F, w, cff, out, q, KB, 1);
 }
 
-/* out (K, nq) = correlation of grid (C planes) with w (K, C, F, F) */
+/* out (K, nq; rows ldo apart) = correlation of grid (C planes) with w (K, C, F, F) */
 static void corr_forward(const float *grid, const corr_geom *g, int C, int K, int F, const float *w, float *out) {
   const int cff = C * F * F;
   int k = 0;
-  for (; k + 8 <= K; k += 8) corr_rows(grid, g, C, F, w + (size_t)k * cff, cff, out + (size_t)k * g->nq, 8);
-  for (; k + 4 <= K; k += 4) corr_rows(grid, g, C, F, w + (size_t)k * cff, cff, out + (size_t)k * g->nq, 4);
-  for (; k < K; k++) corr_rows(grid, g, C, F, w + (size_t)k * cff, cff, out + (size_t)k * g->nq, 1);
+  for (; k + 8 <= K; k += 8) corr_rows(grid, g, C, F, w + (size_t)k * cff, cff, out + (size_t)k * g->ldo, 8);
+  for (; k + 4 <= K; k += 4) corr_rows(grid, g, C, F, w + (size_t)k * cff, cff, out + (size_t)k * g->ldo, 4);
+  for (; k < K; k++) corr_rows(grid, g, C, F, w + (size_t)k * cff, cff, out + (size_t)k * g->ldo, 1);
 }
 
 /* dW tile: KB filters x FB taps fx0.. of row fy of channel c, summed over all outputs into
@@ -222,6 +238,309 @@ static void relu_mask(const float *y, const float *dy, size_t n, float *dz) {
   }
 }
 
+/* Winograd F(2x2, 3x3) (Lavin and Gray, 2016) for stride-1 3x3 convolutions with many
+ * channels. Each 2x2 block ("tile") of outputs comes from the 4x4 block of the padded input
+ * at twice its position:
+ *   Y = A^T [ (G g G^T) .* (B^T d B) ] A          (16 products per tile instead of 36),
+ *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],
+ *   A^T = [1 1 1 0; 0 1 -1 -1].
+ * Summed over the input channels, the 16 elementwise products are 16 matrix products, one
+ * per position p of the transformed 4x4 tile: M_p (K, tiles) = U_p (K, C) . V_p (C, tiles),
+ * run by the direct kernel as a 1x1 correlation. dX is the same with the flipped,
+ * transposed kernel on the padded dy. dW is F(3x3, 2x2), with E the tile's 2x2 of dy:
+ *   dW = G^T [ sum over tiles (A E A^T) .* (B^T d B) ] G,
+ * 16 products (K, tiles) . (tiles, C) accumulated over the micro-batch (sgemm).
+ * The tiles of a row of tiles are transformed together, one tile per vector lane, and whole
+ * tile rows (from one or several samples) are gathered into chunks of about WINO_CHUNK
+ * tiles, so that a chunk's transformed input and products stay in L2. */
+enum { WINO_CHUNK = 96 };
+
+
+/* Tiles over an out_h x out_w output whose input sits at (top, left) of the grid. */
+static wino_geom wino_geom_make(int out_h, int out_w, int top, int left) {
+  wino_geom w;
+  w.ntx = (out_w + 1) / 2;
+  w.nty = (out_h + 1) / 2;
+  w.g = corr_geom_make(2 * w.nty + 2, 2 * w.ntx + 2, top, left, 3);
+  w.rows = WINO_CHUNK / w.ntx > 0 ? WINO_CHUNK / w.ntx : 1;
+  w.nq = ((size_t)w.rows * (size_t)w.ntx + VL - 1) / VL * VL;
+  w.ld = w.nq + VL;
+  return w;
+}
+
+/* Transformed tiles are stored channel by channel, the 16 positions of a channel one after
+ * the other (rows of `row` floats): the transforms then read and write one stream. Floats
+ * from one channel to the next: one cache line more than 16 rows, so that channels do not
+ * share L1 sets in the products (16 rows are often a multiple of 4 KiB). */
+static size_t wino_chan(size_t row) { return 16 * row + VL; }
+
+/* Grid floats for C planes, with 2 VL of slack: the last group of tiles of a row loads 32
+ * floats from its first column, and 32 from two columns on. */
+static size_t wino_grid_floats(const wino_geom *w, int C) { return (size_t)C * w->g.plane + 2 * VL; }
+
+/* Even and odd lanes of the 32 floats a:b (GCC's __builtin_shuffle; clang's spelling below,
+ * as in pool.c). ZIP interleaves a and b: a0 b0 a1 b1 ... (LO: lanes 0-7, HI: 8-15). */
+#define WINO_EVEN_LANES 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30
+#define WINO_ODD_LANES 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31
+#define WINO_ZIP_LO_LANES 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23
+#define WINO_ZIP_HI_LANES 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31
+typedef int32_t wino_vi __attribute__((vector_size(VL * sizeof(int32_t))));
+#ifdef __clang__
+#define WINO_SHUFFLE(a, b, LANES) __builtin_shufflevector(a, b, LANES)
+#else
+#define WINO_SHUFFLE(a, b, LANES) __builtin_shuffle(a, b, (wino_vi){LANES})
+#endif
+
+/* Input transform of tile row ty for every channel of grid (C planes): V (C, 16, ld) at
+ * columns col.. (one per tile). Stores are whole vectors: up to VL - 1 lanes past the row's
+ * tiles, overwritten by the next tile row or left in the ld slack. */
+static void wino_in_row(const float *grid, const wino_geom *w, int C, int ty, float *V, size_t col) {
+  const size_t pos = w->ld, wg = (size_t)w->g.wg;
+  for (int c = 0; c < C; c++) {
+    const float *src = grid + (size_t)c * w->g.plane + (size_t)(2 * ty) * wg;
+    float *dst = V + (size_t)c * wino_chan(w->ld) + col;
+    for (int t0 = 0; t0 < w->ntx; t0 += VL) {
+      vf e[4], o[4], e2[4], o2[4]; /* columns 2t, 2t+1, 2t+2, 2t+3 of the 4 grid rows */
+      for (int r = 0; r < 4; r++) {
+        const float *s = src + (size_t)r * wg + 2 * t0;
+        vf a = vload(s), b = vload(s + VL), a2 = vload(s + 2), b2 = vload(s + 2 + VL);
+        e[r] = WINO_SHUFFLE(a, b, WINO_EVEN_LANES);
+        o[r] = WINO_SHUFFLE(a, b, WINO_ODD_LANES);
+        e2[r] = WINO_SHUFFLE(a2, b2, WINO_EVEN_LANES);
+        o2[r] = WINO_SHUFFLE(a2, b2, WINO_ODD_LANES);
+      }
+      for (int i = 0; i < 4; i++) { /* row i of B^T, then the columns */
+        vf E, O, E2, O2;
+#define WINO_BT_ROW(X, i) \
+  ((i) == 0 ? X[0] - X[2] : (i) == 1 ? X[1] + X[2] : (i) == 2 ? X[2] - X[1] : X[1] - X[3])
+        E = WINO_BT_ROW(e, i);
+        O = WINO_BT_ROW(o, i);
+        E2 = WINO_BT_ROW(e2, i);
+        O2 = WINO_BT_ROW(o2, i);
+#undef WINO_BT_ROW
+        const vf u[4] = {E - E2, O + E2, E2 - O, O - O2};
+        for (int j = 0; j < 4; j++) memcpy(dst + (size_t)(4 * i + j) * pos + t0, &u[j], sizeof(vf));
+      }
+    }
+  }
+}
+
+/* dy transform A E A^T of tile row ty for every channel of grid (K planes, dy at (0, 0)):
+ * E (K, 16, ld) at columns col.. */
+static void wino_dy_row(const float *grid, const wino_geom *w, int K, int ty, float *E, size_t col) {
+  const size_t pos = w->ld, wg = (size_t)w->g.wg;
+  for (int k = 0; k < K; k++) {
+    const float *src = grid + (size_t)k * w->g.plane + (size_t)(2 * ty) * wg;
+    float *dst = E + (size_t)k * wino_chan(w->ld) + col;
+    for (int t0 = 0; t0 < w->ntx; t0 += VL) {
+      vf e[2], o[2];
+      for (int r = 0; r < 2; r++) {
+        vf a = vload(src + (size_t)r * wg + 2 * t0), b = vload(src + (size_t)r * wg + 2 * t0 + VL);
+        e[r] = WINO_SHUFFLE(a, b, WINO_EVEN_LANES);
+        o[r] = WINO_SHUFFLE(a, b, WINO_ODD_LANES);
+      }
+      /* rows of A E: e0, e0 + e1, e0 - e1, -e1; then the same on the columns */
+      const vf re[4] = {e[0], e[0] + e[1], e[0] - e[1], -e[1]}, ro[4] = {o[0], o[0] + o[1], o[0] - o[1], -o[1]};
+      for (int i = 0; i < 4; i++) {
+        const vf u[4] = {re[i], re[i] + ro[i], re[i] - ro[i], -ro[i]};
+        for (int j = 0; j < 4; j++) memcpy(dst + (size_t)(4 * i + j) * pos + t0, &u[j], sizeof(vf));
+      }
+    }
+  }
+}
+
+/* Row r of out from the tile outputs y0 (even columns) and y1 (odd columns) of one group
+ * of tiles: 2 * VL floats as whole vectors when `whole`, else the first n exactly. */
+static inline __attribute__((always_inline)) void wino_put_row(float *dst, vf y0, vf y1, int whole, int n) {
+  const vf lo = WINO_SHUFFLE(y0, y1, WINO_ZIP_LO_LANES), hi = WINO_SHUFFLE(y0, y1, WINO_ZIP_HI_LANES);
+  if (whole) {
+    memcpy(dst, &lo, sizeof lo);
+    memcpy(dst + VL, &hi, sizeof hi);
+    return;
+  }
+  float tmp[2 * VL];
+  memcpy(tmp, &lo, sizeof lo);
+  memcpy(tmp + VL, &hi, sizeof hi);
+  for (int x = 0; x < n && x < 2 * VL; x++) dst[x] = tmp[x];
+}
+
+/* Output transform of the tile row at columns col.. of M (K, 16, nq): rows 2ty, 2ty+1 of
+ * out (K, oh, ow), plus bias (or none), max(0, .) with relu. Rows are stored as whole
+ * vectors where the spill lands on what is written later; exactly where it would not: at
+ * the end of a plane, and row 2ty when a row has several groups of tiles (its last group
+ * would spill over row 2ty+1's first). */
+static void wino_out_row(const float *M, const wino_geom *w, int K, size_t col, int ty, float *out, int oh, int ow,
+                         const float *bias, int relu) {
+  const size_t pos = w->nq;
+  const int two = 2 * ty + 1 < oh;
+  for (int k = 0; k < K; k++) {
+    float *plane = out + (size_t)k * oh * ow, *plane_end = plane + (size_t)oh * ow;
+    const vf b = vsplat(bias ? bias[k] : 0.0f);
+    const float *mk = M + (size_t)k * wino_chan(w->nq) + col;
+    for (int t0 = 0; t0 < w->ntx; t0 += VL) {
+      vf s0[4], s1[4]; /* A^T on the rows of the 4x4 products */
+      for (int j = 0; j < 4; j++) {
+        const float *m = mk + (size_t)j * pos + t0;
+        vf m0 = vload(m), m1 = vload(m + 4 * pos), m2 = vload(m + 8 * pos), m3 = vload(m + 12 * pos);
+        s0[j] = m0 + m1 + m2;
+        s1[j] = m1 - m2 - m3;
+      }
+      vf y00 = s0[0] + s0[1] + s0[2] + b, y01 = s0[1] - s0[2] - s0[3] + b;
+      vf y10 = s1[0] + s1[1] + s1[2] + b, y11 = s1[1] - s1[2] - s1[3] + b;
+      if (relu) {
+        const vf z = vsplat(0.0f);
+        y00 = (vf)((wino_vi)y00 & (y00 > z));
+        y01 = (vf)((wino_vi)y01 & (y01 > z));
+        y10 = (vf)((wino_vi)y10 & (y10 > z));
+        y11 = (vf)((wino_vi)y11 & (y11 > z));
+      }
+      float *d0 = plane + (size_t)(2 * ty) * ow + 2 * t0, *d1 = d0 + ow;
+      const int n = ow - 2 * t0;
+      wino_put_row(d0, y00, y01, plane_end - d0 >= 2 * VL && w->ntx <= VL, n);
+      if (two) wino_put_row(d1, y10, y11, plane_end - d1 >= 2 * VL, n);
+    }
+  }
+}
+
+/* The kernel transform G g G^T of every 3x3 kernel of w (K, C, 3, 3): U (16, K, C); with
+ * flip, of the flipped kernels and transposed: U (16, C, K) (dX). */
+static void wino_kernel(const float *w, int K, int C, int flip, float *U) {
+  for (int k = 0; k < K; k++)
+    for (int c = 0; c < C; c++) {
+      const float *g = w + ((size_t)k * C + c) * 9;
+      float f[9], t[4][3];
+      for (int a = 0; a < 9; a++) f[a] = flip ? g[8 - a] : g[a];
+      for (int x = 0; x < 3; x++) { /* G on the rows */
+        t[0][x] = f[x];
+        t[1][x] = 0.5f * (f[x] + f[3 + x] + f[6 + x]);
+        t[2][x] = 0.5f * (f[x] - f[3 + x] + f[6 + x]);
+        t[3][x] = f[6 + x];
+      }
+      const size_t at = flip ? (size_t)c * K + k : (size_t)k * C + c, pos = (size_t)K * C;
+      for (int i = 0; i < 4; i++) {
+        const float u[4] = {t[i][0], 0.5f * (t[i][0] + t[i][1] + t[i][2]), 0.5f * (t[i][0] - t[i][1] + t[i][2]),
+                            t[i][2]};
+        for (int j = 0; j < 4; j++) U[(size_t)(4 * i + j) * pos + at] = u[j];
+      }
+    }
+}
+
+/* The grid geometry of the products of one position: a 1x1 correlation of the chunk's
+ * V (C, 16, ld) into M (K, 16, nq), nq outputs per filter. */
+static corr_geom wino_gemm_geom(const wino_geom *w) {
+  corr_geom g = {0};
+  g.wg = (int)w->ld;
+  g.nq = w->nq;
+  g.plane = wino_chan(w->ld);
+  g.ldo = wino_chan(w->nq);
+  return g;
+}
+
+/* Copy img (C, h, w) into the grid as to_grid does, masked by the ReLU output (mask > 0). */
+static void to_grid_masked(const float *img, const float *mask, int C, int h, int w, const corr_geom *g,
+                           float *grid) {
+  for (int c = 0; c < C; c++)
+    for (int y = 0; y < h; y++) {
+      size_t at = ((size_t)c * h + y) * w;
+      relu_mask(mask + at, img + at, (size_t)w, grid + (size_t)c * g->plane + (size_t)(y + g->top) * g->wg + g->left);
+    }
+}
+
+/* Floats of scratch wino_conv needs. */
+static size_t wino_conv_floats(const wino_geom *w, int Cin, int Kout) {
+  return wino_grid_floats(w, Cin) + (size_t)Cin * wino_chan(w->ld) + (size_t)Kout * wino_chan(w->nq) + VL;
+}
+
+/* in (n, Cin, ih, iw) (times mask > 0 when mask is not NULL), U (16, Kout, Cin) -> out
+ * (n, Kout, oh, ow) (+ bias, max(0, .) with relu). ws: wino_conv_floats, 64-byte aligned. */
+static void wino_conv(const wino_geom *w, int Cin, int Kout, const float *U, const float *in, const float *mask,
+                      int n, int ih, int iw, float *out, int oh, int ow, const float *bias, int relu, float *ws) {
+  float *grid = ws, *V = grid + wino_grid_floats(w, Cin), *M = V + (size_t)Cin * wino_chan(w->ld);
+  memset(grid, 0, wino_grid_floats(w, Cin) * sizeof *grid);
+  memset(V, 0, (size_t)Cin * wino_chan(w->ld) * sizeof *V); /* the slots past the last tile of a chunk */
+  const corr_geom g1 = wino_gemm_geom(w);
+  const size_t isz = (size_t)Cin * ih * iw, osz = (size_t)Kout * oh * ow;
+  int sample[w->rows], trow[w->rows], r = 0;
+  for (int i = 0; i < n; i++) {
+    if (mask)
+      to_grid_masked(in + (size_t)i * isz, mask + (size_t)i * isz, Cin, ih, iw, &w->g, grid);
+    else
+      to_grid(in + (size_t)i * isz, Cin, ih, iw, &w->g, grid);
+    for (int ty = 0; ty < w->nty; ty++) {
+      wino_in_row(grid, w, Cin, ty, V, (size_t)r * w->ntx);
+      sample[r] = i;
+      trow[r++] = ty;
+      if (r < w->rows && !(i == n - 1 && ty == w->nty - 1)) continue;
+      for (int p = 0; p < 16; p++)
+        corr_forward(V + (size_t)p * w->ld, &g1, Cin, Kout, 1, U + (size_t)p * Kout * Cin, M + (size_t)p * w->nq);
+      for (int j = 0; j < r; j++)
+        wino_out_row(M, w, Kout, (size_t)j * w->ntx, trow[j], out + (size_t)sample[j] * osz, oh, ow, bias, relu);
+      r = 0;
+    }
+  }
+}
+
+/* Floats of scratch wino_dw needs. */
+static size_t wino_dw_floats(const wino_geom *w, int C, int K) {
+  return wino_grid_floats(w, C) + wino_grid_floats(w, K) + (size_t)(C + K) * wino_chan(w->ld);
+}
+
+/* Over the micro-batch x (n, C, H, W) and dy (n, K, Ho, Wo) (times mask > 0 when mask is not
+ * NULL): Wh (16, K, C) += sum over tiles of (A E A^T)_p (B^T d B)_p, db (K) += sum of dy. */
+static void wino_dw(const wino_geom *w, int C, int K, const float *x, int H, int W, const float *dy,
+                    const float *mask, int n, int Ho, int Wo, float *Wh, float *db, float *ws) {
+  const size_t cs = wino_chan(w->ld);
+  float *gx = ws, *gy = gx + wino_grid_floats(w, C), *V = gy + wino_grid_floats(w, K), *E = V + (size_t)C * cs;
+  memset(gx, 0, wino_grid_floats(w, C) * sizeof *gx);
+  memset(gy, 0, wino_grid_floats(w, K) * sizeof *gy);
+  corr_geom gdy = w->g; /* dy at the grid's corner: tile (ty, tx) is dy rows 2ty.., columns 2tx.. */
+  gdy.top = gdy.left = 0;
+  const size_t xsz = (size_t)C * H * W, ysz = (size_t)K * Ho * Wo;
+  int r = 0;
+  for (int i = 0; i < n; i++) {
+    to_grid(x + (size_t)i * xsz, C, H, W, &w->g, gx);
+    if (mask)
+      to_grid_masked(dy + (size_t)i * ysz, mask + (size_t)i * ysz, K, Ho, Wo, &gdy, gy);
+    else
+      to_grid(dy + (size_t)i * ysz, K, Ho, Wo, &gdy, gy);
+    for (int k = 0; k < K; k++) db[k] += sum_floats(gy + (size_t)k * w->g.plane, (int)w->g.plane);
+    for (int ty = 0; ty < w->nty; ty++) {
+      wino_in_row(gx, w, C, ty, V, (size_t)r * w->ntx);
+      wino_dy_row(gy, w, K, ty, E, (size_t)r * w->ntx);
+      r++;
+      if (r < w->rows && !(i == n - 1 && ty == w->nty - 1)) continue;
+      const size_t used = (size_t)r * w->ntx; /* zero the slots past the last tile */
+      for (size_t p = 0; p < 16; p++) {
+        for (int c = 0; c < C; c++) memset(V + c * cs + p * w->ld + used, 0, (w->nq - used) * sizeof *V);
+        for (int k = 0; k < K; k++) memset(E + k * cs + p * w->ld + used, 0, (w->nq - used) * sizeof *E);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C, (int)w->nq, 1.0f, E + p * w->ld, (int)cs,
+                    V + p * w->ld, (int)cs, 1.0f, Wh + p * (size_t)K * C, C);
+      }
+      r = 0;
+    }
+  }
+}
+
+/* dw (K, C, 3, 3) += G^T Wh_kc G for every (k, c) of Wh (16, K, C). */
+static void wino_dw_finish(const float *Wh, int K, int C, float *dw) {
+  const size_t pos = (size_t)K * C;
+  for (size_t kc = 0; kc < pos; kc++) {
+    float t[3][4], *d = dw + kc * 9;
+    for (int j = 0; j < 4; j++) { /* G^T on the rows: w0 + (w1 + w2)/2, (w1 - w2)/2, (w1 + w2)/2 + w3 */
+      float w0 = Wh[(size_t)j * pos + kc], w1 = Wh[(size_t)(4 + j) * pos + kc];
+      float w2 = Wh[(size_t)(8 + j) * pos + kc], w3 = Wh[(size_t)(12 + j) * pos + kc];
+      t[0][j] = w0 + 0.5f * (w1 + w2);
+      t[1][j] = 0.5f * (w1 - w2);
+      t[2][j] = 0.5f * (w1 + w2) + w3;
+    }
+    for (int a = 0; a < 3; a++) {
+      d[3 * a] += t[a][0] + 0.5f * (t[a][1] + t[a][2]);
+      d[3 * a + 1] += 0.5f * (t[a][1] - t[a][2]);
+      d[3 * a + 2] += 0.5f * (t[a][1] + t[a][2]) + t[a][3];
+    }
+  }
+}
+
 /* One padding choice per dimension: input I, kernel F, stride S. */
 static int same_pad_total(int in, int f, int s) {
   int out = (in + s - 1) / s;
@@ -259,7 +578,7 @@ static jc_code conv_init(jc_layer *l, const jc_section *sec, jc_err *err) {
                    l->path, cfg_line(sec, "size"), f, f, l->in.h, l->in.w, ph_total, pw_total);
   conv_cfg *c = malloc(sizeof *c);
   if (!c) return jc_fail(err, JC_ERR_NOMEM, "out of memory");
-  *c = (conv_cfg){(int)k, (int)f, (int)s, pt, pl, 0, 0, 0, 0, {0}, {0}};
+  *c = (conv_cfg){.k = (int)k, .f = (int)f, .s = (int)s, .pad_top = pt, .pad_left = pl};
   l->cfg = c;
   int pb = ph_total - pt, pr = pw_total - pl;
   /* Where the direct correlation beats im2col + sgemm (measured, docs/performance.md): with
@@ -271,6 +590,8 @@ static jc_code conv_init(jc_layer *l, const jc_section *sec, jc_err *err) {
   c->fwd_direct = c->corr && (few || (big && deep));
   c->dw_direct = c->corr && few;
   c->dx_direct = c->corr && (few || big);
+  /* Winograd for 3x3 with >= 16 channels in and out (the lecture model's 32 -> 64 conv) */
+  c->wino = c->corr && f == 3 && l->in.c >= 16 && k >= 16 && big;
   size_t cols = (size_t)l->in.c * (size_t)(f * f) * (size_t)ho * (size_t)wo; /* one sample's column matrix */
   /* + VL: room to align (align_vec); cols + VL of slack (im2col_grid); one sample's dy
    * masked by the fused ReLU (relu_out) */
@@ -285,6 +606,17 @@ static jc_code conv_init(jc_layer *l, const jc_section *sec, jc_err *err) {
     /* grid (+ VL slack), dyg, dgrid, dxg, wt, dwv, then cols (see conv_backward) */
     l->ws_fixed += (size_t)C * c->g.plane + VL + (size_t)K * c->g.nq + (size_t)K * c->gt.plane +
                    (size_t)C * c->gt.nq + (size_t)K * cff * (1 + VL);
+  }
+  if (c->wino) {
+    int C = l->in.c, K = (int)k;
+    c->wf = wino_geom_make(ho, wo, pt, pl);
+    /* dX: dy at (2 - pt, 2 - pl) of the grid, as for the direct dX */
+    c->wx = wino_geom_make(l->in.h, l->in.w, 2 - pt, 2 - pl);
+    size_t need = wino_conv_floats(&c->wf, C, K), nx = wino_conv_floats(&c->wx, K, C), nw = wino_dw_floats(&c->wf, C, K);
+    if (nx > need) need = nx;
+    if (nw > need) need = nw;
+    need += VL + 16 * (size_t)C * (size_t)K; /* align_vec, then U or the dW products (16, K, C) */
+    if (need > l->ws_fixed) l->ws_fixed = need;
   }
   l->out = (jc_shape){(int)k, ho, wo};
   size_t cff = (size_t)l->in.c * (size_t)(f * f);
@@ -394,6 +726,12 @@ static void conv_forward(const jc_layer *l, const float *params, const float *x,
   const float *w = params + l->offset, *b = w + l->n_kernel;
   int C = l->in.c, H = l->in.h, W = l->in.w, K = c->k, Ho = l->out.h, Wo = l->out.w;
   int cff = C * c->f * c->f, hw = Ho * Wo;
+  if (c->wino) {
+    float *U = align_vec(ctx->ws);
+    wino_kernel(w, K, C, 0, U);
+    wino_conv(&c->wf, C, K, U, x, NULL, n, H, W, y, Ho, Wo, b, l->relu_out, U + 16 * (size_t)K * C);
+    return;
+  }
   if (c->fwd_direct) {
     conv_forward_direct(l, w, b, x, y, n, align_vec(ctx->ws));
     return;
@@ -437,6 +775,19 @@ static void conv_backward(const jc_layer *l, const float *params, const float *x
   int cff = C * F * F, hw = Ho * Wo;
   const corr_geom *g = &c->g, *gt = &c->gt;
   const size_t n_w = (size_t)K * (size_t)cff;
+  if (c->wino) {
+    /* the 16 dW products (16, K, C), then the kernel transform for dX in the same place */
+    float *Wh = align_vec(ctx->ws), *rest = Wh + 16 * (size_t)K * C;
+    const float *mask = l->relu_out ? y : NULL;
+    memset(Wh, 0, 16 * (size_t)K * C * sizeof *Wh);
+    wino_dw(&c->wf, C, K, x, H, W, dy, mask, n, Ho, Wo, Wh, db, rest);
+    wino_dw_finish(Wh, K, C, dw);
+    if (dx) {
+      wino_kernel(w, K, C, 1, Wh);
+      wino_conv(&c->wx, K, C, Wh, dy, mask, n, Ho, Wo, dx, H, W, NULL, 0, rest);
+    }
+    return;
+  }
   float *grid = align_vec(ctx->ws), *dyg = grid, *dgrid = grid, *dxg = grid, *wt = grid, *dwv = grid, *cols = grid;
   if (c->corr) {
     dyg = grid + (size_t)C * g->plane + VL;
