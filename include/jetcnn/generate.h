@@ -18,8 +18,6 @@
 /* ---- random numbers: one SplitMix64 stream per (seed, stream id) ---- */
 typedef struct {
   uint64_t state;
-  double spare; /* the second normal of the last polar Box-Muller pair */
-  int has_spare;
 } gen_rng;
 
 /* Start the stream keyed by (seed, stream); streams with different keys are independent. */
@@ -37,7 +35,7 @@ static inline uint64_t gen_rng_u64(gen_rng *rng) { return gen_rng_mix64(rng->sta
 static inline double gen_rng_uniform(gen_rng *rng) {
   return ((double)(gen_rng_u64(rng) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
 }
-/* Standard normal (polar Box-Muller; every other call returns the pair's cached second value). */
+/* Standard normal (ziggurat, ziggurat.c). */
 double gen_rng_gauss(gen_rng *rng);
 /* Poisson with the given mean (inversion; meant for means below ~50). */
 int gen_rng_poisson(gen_rng *rng, double mean);

@@ -12,27 +12,6 @@
 
 void gen_rng_init(gen_rng *rng, uint64_t seed, uint64_t stream) {
   rng->state = gen_rng_mix64(gen_rng_mix64(seed + GOLDEN_GAMMA) ^ (stream * 0xd1342543de82ef95ULL + 1));
-  rng->has_spare = 0;
-  rng->spare = 0.0;
-}
-
-double gen_rng_gauss(gen_rng *rng) {
-  if (rng->has_spare) {
-    rng->has_spare = 0;
-    return rng->spare;
-  }
-  /* Marsaglia's polar form of Box-Muller: a point (x, y) uniform in the unit disc gives two
-   * independent normals x f, y f with f = sqrt(-2 ln s / s), s = x^2 + y^2, without trig */
-  double x, y, s;
-  do {
-    x = 2.0 * gen_rng_uniform(rng) - 1.0;
-    y = 2.0 * gen_rng_uniform(rng) - 1.0;
-    s = x * x + y * y;
-  } while (s >= 1.0 || s == 0.0);
-  double f = sqrt(-2.0 * log(s) / s);
-  rng->spare = y * f;
-  rng->has_spare = 1;
-  return x * f;
 }
 
 int gen_rng_poisson(gen_rng *rng, double mean) {
