@@ -6,8 +6,7 @@
  * them eight bytes at a time. Format (RFC 1950 + 1951): a zlib header, dynamic-Huffman blocks
  * of up to BLOCK_TOKENS tokens, an empty fixed-Huffman final block, the Adler-32 of the input.
  * A token is a literal byte or a match at distance 1 (a run of k >= 4 equal bytes is a literal
- * and matches covering the other k - 1). The Adler-32 of a run is closed-form:
- *     a' = a + k v,   b' = b + k a + v k (k + 1) / 2   (mod 65521).
+ * and matches covering the other k - 1). The Adler-32 of a run is closed-form (adler_run).
  */
 #include "jetcnn/chunkzip.h"
 
@@ -16,7 +15,6 @@
 #include <string.h>
 
 #define ADLER_MOD 65521u
-#define ADLER_NMAX 5552 /* zlib's bound: 5552 literals keep b below 2^32 */
 #define MAX_MATCH 258
 #define MIN_RUN 4
 #define BLOCK_TOKENS (1 << 16)
@@ -251,6 +249,35 @@ static inline void add_token(bit_writer *w, block *b, int tok, int symbol) {
   if (b->n_tokens == BLOCK_TOKENS) write_block(w, b);
 }
 
+/* Adler-32 sums (RFC 1950), reduced mod 65521 only when they grow large: between
+ * reductions a < 2^32 and b < 2^62, so one run of k < 2^21 bytes or one literal cannot
+ * overflow 64 bits. */
+typedef struct {
+  uint64_t a, b;
+} adler_sums;
+
+static inline void adler_bound(adler_sums *s) {
+  if ((s->a >> 32) | (s->b >> 62)) {
+    s->a %= ADLER_MOD;
+    s->b %= ADLER_MOD;
+  }
+}
+
+/* k bytes of value v: a' = a + k v, b' = b + k a + v k (k + 1) / 2. */
+static inline void adler_run(adler_sums *s, unsigned v, size_t k) {
+  if (k < ((size_t)1 << 21)) {
+    s->b += k * s->a + v * (k * (k + 1) / 2);
+    s->a += k * v;
+    return;
+  }
+  /* a longer run: reduce the factors first (k (k + 1) / 2 taken mod 2 * 65521, then halved) */
+  uint64_t km = k % ADLER_MOD, k2 = 2u * ADLER_MOD;
+  uint64_t tri = ((uint64_t)(k % k2) * (uint64_t)((k + 1) % k2) / 2) % ADLER_MOD;
+  s->a %= ADLER_MOD;
+  s->b = (s->b % ADLER_MOD + km * s->a + v * tri) % ADLER_MOD;
+  s->a = (s->a + km * v) % ADLER_MOD;
+}
+
 /* End of the run of byte v that continues at src[j]: eight bytes at a time. */
 static size_t run_end(const unsigned char *src, size_t j, size_t n, unsigned char v) {
   uint64_t pattern = 0x0101010101010101ULL * v;
@@ -274,8 +301,7 @@ int chunkzip_encode(unsigned char *dst, size_t cap, const unsigned char *src, si
   static int len_sym[MAX_MATCH + 1]; /* idempotent fill: racing threads write the same values */
   if (len_sym[MAX_MATCH] == 0)
     for (int l = 3; l <= MAX_MATCH; l++) len_sym[l] = 257 + length_symbol(l);
-  uint32_t a = 1, bsum = 0;
-  int since_reduce = 0;
+  adler_sums sums = {1, 0};
   for (size_t i = 0; i < n;) {
     unsigned char v = src[i];
     size_t j = i + 1 < n && src[i + 1] == v ? run_end(src, i + 1, n, v) : i + 1;
@@ -283,14 +309,8 @@ int chunkzip_encode(unsigned char *dst, size_t cap, const unsigned char *src, si
     if (k < MIN_RUN) {
       for (size_t t = 0; t < k; t++) {
         add_token(&w, &b, v, v);
-        a += v;
-        bsum += a;
-      }
-      since_reduce += (int)k;
-      if (since_reduce >= ADLER_NMAX - MIN_RUN) {
-        a %= ADLER_MOD;
-        bsum %= ADLER_MOD;
-        since_reduce = 0;
+        sums.a += v;
+        sums.b += sums.a;
       }
     } else {
       add_token(&w, &b, v, v);
@@ -302,11 +322,9 @@ int chunkzip_encode(unsigned char *dst, size_t cap, const unsigned char *src, si
         m -= l;
       }
       while (m-- > 0) add_token(&w, &b, v, v);
-      uint64_t a64 = a % ADLER_MOD, kk = k % ADLER_MOD, tri = (uint64_t)((k % (2 * ADLER_MOD)) * ((k + 1) % (2 * ADLER_MOD)) / 2);
-      bsum = (uint32_t)((bsum % ADLER_MOD + kk * a64 + v * (tri % ADLER_MOD)) % ADLER_MOD);
-      a = (uint32_t)((a64 + kk * v) % ADLER_MOD);
-      since_reduce = 0;
+      adler_run(&sums, v, k);
     }
+    adler_bound(&sums);
     i = j;
   }
   if (b.n_tokens > 0) write_block(&w, &b);
@@ -314,7 +332,7 @@ int chunkzip_encode(unsigned char *dst, size_t cap, const unsigned char *src, si
   put_bits(&w, 1u | 1u << 1, 3); /* an empty final block: BFINAL 1, BTYPE 01 (fixed) */
   put_bits(&w, 0, 7);            /* end of block, fixed code 0000000 */
   flush_bits(&w);
-  uint32_t adler = (bsum % ADLER_MOD) << 16 | (a % ADLER_MOD);
+  uint32_t adler = (uint32_t)(sums.b % ADLER_MOD) << 16 | (uint32_t)(sums.a % ADLER_MOD);
   for (int s = 24; s >= 0; s -= 8) put_bits(&w, (adler >> s) & 0xffu, 8); /* big-endian */
   flush_bits(&w);
   *out = w.pos;

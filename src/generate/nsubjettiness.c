@@ -13,6 +13,9 @@
 #include <float.h>
 #include <math.h>
 #include <stddef.h>
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 
 #define N_AXES 3
 
@@ -52,30 +55,34 @@ static void distances(const cluster_work *w, int n, double y, double phi, double
   for (int k = 0; k < n; k++) d[k] = dr2(w->y[k], w->phi[k], y, phi);
 }
 
-/* Index of the smallest d[k], k < n, k != skip (the first on ties); its value in *min_out.
- * The minimum first, in four independent running minima (one is a chain of dependent
- * compare-and-selects), then where it is. */
+/* Index of the smallest d[k], k < n, k != skip (the first on ties; -1 if none); its value
+ * in *min_out. d is scratch: d[skip] is overwritten. The minimum first, then where it is:
+ * both vectorise, unlike one loop that carries the index along. */
 static int argmin(double *d, int n, int skip, double *min_out) {
-  double saved = 0.0;
-  if (skip >= 0) {
-    saved = d[skip];
-    d[skip] = DBL_MAX;
-  }
-  double m[4] = {DBL_MAX, DBL_MAX, DBL_MAX, DBL_MAX};
+  if (skip >= 0) d[skip] = DBL_MAX;
+  double best = DBL_MAX;
   int k = 0;
-  for (; k + 4 <= n; k += 4)
-    for (int l = 0; l < 4; l++) m[l] = d[k + l] < m[l] ? d[k + l] : m[l];
-  for (; k < n; k++) m[0] = d[k] < m[0] ? d[k] : m[0];
-  double best = fmin(fmin(m[0], m[1]), fmin(m[2], m[3]));
-  int at = -1;
-  for (k = 0; k < n && best < DBL_MAX; k++)
-    if (d[k] == best) {
-      at = k;
-      break;
-    }
-  if (skip >= 0) d[skip] = saved;
+#ifdef __AVX2__
+  __m256d m4 = _mm256_set1_pd(DBL_MAX);
+  for (; k + 4 <= n; k += 4) m4 = _mm256_min_pd(m4, _mm256_loadu_pd(d + k));
+  double lanes[4];
+  _mm256_storeu_pd(lanes, m4);
+  for (int l = 0; l < 4; l++) best = lanes[l] < best ? lanes[l] : best;
+#endif
+  for (; k < n; k++) best = d[k] < best ? d[k] : best;
   *min_out = best;
-  return at;
+  if (best == DBL_MAX) return -1;
+  k = 0;
+#ifdef __AVX2__
+  __m256d b4 = _mm256_set1_pd(best);
+  for (; k + 4 <= n; k += 4) {
+    int mask = _mm256_movemask_pd(_mm256_cmp_pd(_mm256_loadu_pd(d + k), b4, _CMP_EQ_OQ));
+    if (mask) return k + __builtin_ctz((unsigned)mask);
+  }
+#endif
+  for (; k < n; k++)
+    if (d[k] == best) return k;
+  return -1;
 }
 
 static void find_nn(cluster_work *w, int n, int i) {
