@@ -1,7 +1,7 @@
 /* test_gen_physics.c - the generator's physics pieces and the image preprocessing against
  * values worked out by hand: decay invariant masses, N-subjettiness of 1/2/3-prong jets,
  * known pixels (centring, rotation, flip), phi wrap-around, empty/one-constituent jets,
- * normal random numbers, and that a jet depends only on (seed, index). */
+ * normal random numbers, the fast atan2 and eta, and that a jet depends only on (seed, index). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +53,29 @@ static void test_gauss(void) {
   CHECK(fabs((double)tail / n - pt) < 5.0 * sqrt(pt / n), "P(x > 3.7) = %g, expected %g", (double)tail / n, pt);
   CHECK(fabs((double)below / n - pb) < 5.0 * sqrt(pb * (1 - pb) / n), "P(x < -0.3) = %g, expected %g",
         (double)below / n, pb);
+}
+
+/* The fast angles against libm: atan2 in every octant and at the axes, eta of both signs. */
+static void test_angles(void) {
+  gen_rng rng;
+  gen_rng_init(&rng, 5, 9);
+  double worst_phi = 0.0, worst_eta = 0.0;
+  for (int i = 0; i < 200000; i++) {
+    double a = 2.0 * M_PI * gen_rng_uniform(&rng), r = exp(12.0 * gen_rng_uniform(&rng) - 6.0);
+    double x = r * cos(a), y = r * sin(a), z = r * sinh(6.0 * gen_rng_uniform(&rng) - 3.0);
+    if (i % 97 == 0) x = 0.0;
+    if (i % 89 == 0) y = i % 2 ? 0.0 : -0.0;
+    if (i % 83 == 0) y = x;
+    worst_phi = fmax(worst_phi, fabs(gen_atan2(y, x) - atan2(y, x)));
+    gen_p4 p = {0.0, x, y, z};
+    double pt = hypot(x, y);
+    if (pt > 0.0) worst_eta = fmax(worst_eta, fabs(gen_p4_eta(p) - asinh(z / pt)) / fmax(1.0, fabs(asinh(z / pt))));
+  }
+  CHECK(worst_phi < 4e-15, "gen_atan2 differs from atan2 by up to %g", worst_phi);
+  CHECK(worst_eta < 4e-15, "gen_p4_eta differs from asinh(pz / pT) by up to %g", worst_eta);
+  CHECK(gen_atan2(0.0, -1.0) == M_PI && gen_atan2(-0.0, -1.0) == -M_PI && gen_atan2(1.0, 0.0) == M_PI_2 &&
+            gen_atan2(-1.0, -0.0) == -M_PI_2 && gen_atan2(0.0, 0.0) == 0.0,
+        "gen_atan2 on the axes");
 }
 
 static void test_decays(void) {
@@ -195,6 +218,7 @@ static void test_generator(void) {
 
 int main(void) {
   test_gauss();
+  test_angles();
   test_decays();
   test_shower();
   test_nsubjettiness();

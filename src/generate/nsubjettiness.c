@@ -10,6 +10,8 @@
  */
 #include "jetcnn/jetobs.h"
 
+#include "jetcnn/generate.h"
+
 #include <float.h>
 #include <math.h>
 #include <stddef.h>
@@ -33,7 +35,7 @@ typedef struct {
 static void set_kinematics(cluster_work *w, int i) {
   double px = w->px[i], py = w->py[i], e = w->e[i], pz = w->pz[i];
   w->kt2[i] = px * px + py * py;
-  w->phi[i] = (px == 0.0 && py == 0.0) ? 0.0 : atan2(py, px);
+  w->phi[i] = (px == 0.0 && py == 0.0) ? 0.0 : gen_atan2(py, px);
   if (e > fabs(pz)) {
     w->y[i] = 0.5 * log((e + pz) / (e - pz));
   } else {
