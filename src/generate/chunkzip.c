@@ -45,20 +45,26 @@ typedef struct {
   int n_acc, overflow;
 } bit_writer;
 
-/* n <= 32 bits, LSB first (deflate's bit order) */
+/* n <= 32 bits, LSB first (deflate's bit order). While 8 bytes of room are left the whole
+ * accumulator is stored and the complete bytes are kept: no branch on how full it is. */
 static inline void put_bits(bit_writer *w, uint32_t bits, int n) {
   w->acc |= (uint64_t)bits << w->n_acc;
   w->n_acc += n;
-  if (w->n_acc >= 32) {
-    if (w->pos + 4 <= w->cap) {
-      for (int i = 0; i < 4; i++) w->out[w->pos + (size_t)i] = (unsigned char)(w->acc >> (8 * i));
-    } else {
-      w->overflow = 1;
+  int bytes = w->n_acc >> 3;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  if (w->pos + 8 <= w->cap) {
+    memcpy(w->out + w->pos, &w->acc, 8);
+  } else
+#endif
+  {
+    for (int i = 0; i < bytes; i++) {
+      if (w->pos + (size_t)i < w->cap) w->out[w->pos + (size_t)i] = (unsigned char)(w->acc >> (8 * i));
+      else w->overflow = 1;
     }
-    w->pos += 4;
-    w->acc >>= 32;
-    w->n_acc -= 32;
   }
+  w->pos += (size_t)bytes;
+  w->acc >>= 8 * bytes; /* n_acc <= 7 + 32: at most 32 */
+  w->n_acc &= 7;
 }
 
 /* Pad to a byte boundary and write out what is left in the accumulator. */
@@ -221,23 +227,19 @@ static void write_block(bit_writer *w, block *b) {
   canonical_codes(len, N_LITLEN, code);
   put_bits(w, 2u << 1, 3); /* BFINAL 0, BTYPE 10 */
   write_header(w, len);
-  /* a match of length L: its length code, extra bits, and the one-bit distance code 0 */
-  uint32_t match_bits[MAX_MATCH + 1] = {0};
-  uint8_t match_n[MAX_MATCH + 1] = {0};
+  /* every token's bits: a literal's code; a match of length L (token 256 + L): its length
+   * code, extra bits, and the one-bit distance code 0 */
+  uint32_t tok_bits[256 + MAX_MATCH + 1];
+  uint8_t tok_n[256 + MAX_MATCH + 1];
+  for (int v = 0; v < 256; v++) tok_bits[v] = code[v], tok_n[v] = len[v];
   for (int s = 0; s < 29; s++) {
-    if (len[257 + s] == 0) continue;
     int hi = s == 28 ? MAX_MATCH : LEN_BASE[s + 1] - 1;
-    if (s == 27) hi = 257; /* 258 has its own symbol */
     for (int l = LEN_BASE[s]; l <= hi; l++) {
-      match_bits[l] = code[257 + s] | (uint32_t)(l - LEN_BASE[s]) << len[257 + s];
-      match_n[l] = (uint8_t)(len[257 + s] + LEN_EXTRA[s] + 1); /* + distance bit 0 */
+      tok_bits[256 + l] = code[257 + s] | (uint32_t)(l - LEN_BASE[s]) << len[257 + s];
+      tok_n[256 + l] = (uint8_t)(len[257 + s] + LEN_EXTRA[s] + 1);
     }
   }
-  for (int t = 0; t < b->n_tokens; t++) {
-    int tok = b->tokens[t];
-    if (tok < 256) put_bits(w, code[tok], len[tok]);
-    else put_bits(w, match_bits[tok - 256], match_n[tok - 256]);
-  }
+  for (int t = 0; t < b->n_tokens; t++) put_bits(w, tok_bits[b->tokens[t]], tok_n[b->tokens[t]]);
   put_bits(w, code[END_OF_BLOCK], len[END_OF_BLOCK]);
   b->n_tokens = 0;
   memset(b->freq, 0, sizeof b->freq);

@@ -15,6 +15,7 @@
 #include <float.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 #ifdef __AVX2__
 #include <immintrin.h>
 #endif
@@ -58,32 +59,38 @@ static void distances(const cluster_work *w, int n, double y, double phi, double
 }
 
 /* Index of the smallest d[k], k < n, k != skip (the first on ties; -1 if none); its value
- * in *min_out. d is scratch: d[skip] is overwritten. The minimum first, then where it is:
- * both vectorise, unlike one loop that carries the index along. */
+ * in *min_out. d is scratch: d[skip] is overwritten. The minimum first (two running minima,
+ * four lanes each with AVX2), then where it is: a bit mask of the positions holding it, 64
+ * at a time, so that no branch depends on where the minimum sits. */
 static int argmin(double *d, int n, int skip, double *min_out) {
   if (skip >= 0) d[skip] = DBL_MAX;
   double best = DBL_MAX;
   int k = 0;
 #ifdef __AVX2__
-  __m256d m4 = _mm256_set1_pd(DBL_MAX);
-  for (; k + 4 <= n; k += 4) m4 = _mm256_min_pd(m4, _mm256_loadu_pd(d + k));
+  __m256d m0 = _mm256_set1_pd(DBL_MAX), m1 = m0;
+  for (; k + 8 <= n; k += 8) {
+    m0 = _mm256_min_pd(m0, _mm256_loadu_pd(d + k));
+    m1 = _mm256_min_pd(m1, _mm256_loadu_pd(d + k + 4));
+  }
   double lanes[4];
-  _mm256_storeu_pd(lanes, m4);
+  _mm256_storeu_pd(lanes, _mm256_min_pd(m0, m1));
   for (int l = 0; l < 4; l++) best = lanes[l] < best ? lanes[l] : best;
 #endif
   for (; k < n; k++) best = d[k] < best ? d[k] : best;
   *min_out = best;
   if (best == DBL_MAX) return -1;
-  k = 0;
+  for (int base = 0; base < n; base += 64) {
+    int end = n - base < 64 ? n : base + 64;
+    uint64_t at = 0;
+    k = base;
 #ifdef __AVX2__
-  __m256d b4 = _mm256_set1_pd(best);
-  for (; k + 4 <= n; k += 4) {
-    int mask = _mm256_movemask_pd(_mm256_cmp_pd(_mm256_loadu_pd(d + k), b4, _CMP_EQ_OQ));
-    if (mask) return k + __builtin_ctz((unsigned)mask);
-  }
+    __m256d b4 = _mm256_set1_pd(best);
+    for (; k + 4 <= end; k += 4)
+      at |= (uint64_t)_mm256_movemask_pd(_mm256_cmp_pd(_mm256_loadu_pd(d + k), b4, _CMP_EQ_OQ)) << (k - base);
 #endif
-  for (; k < n; k++)
-    if (d[k] == best) return k;
+    for (; k < end; k++) at |= (uint64_t)(d[k] == best) << (k - base);
+    if (at) return base + __builtin_ctzll(at);
+  }
   return -1;
 }
 
