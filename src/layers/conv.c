@@ -249,7 +249,7 @@ static void relu_mask(const float *y, const float *dy, size_t n, float *dz) {
  * run by the direct kernel as a 1x1 correlation. dX is the same with the flipped,
  * transposed kernel on the padded dy. dW is F(3x3, 2x2), with E the tile's 2x2 of dy:
  *   dW = G^T [ sum over tiles (A E A^T) .* (B^T d B) ] G,
- * 16 products (K, tiles) . (tiles, C) accumulated over the micro-batch (sgemm).
+ * 16 products (C, tiles) . (tiles, K) accumulated over the micro-batch (wino_dw).
  * The tiles of a row of tiles are transformed together, one tile per vector lane, and whole
  * tile rows (from one or several samples) are gathered into chunks of about WINO_CHUNK
  * tiles, so that a chunk's transformed input and products stay in L2. */
@@ -319,30 +319,6 @@ static void wino_in_row(const float *grid, const wino_geom *w, int C, int ty, fl
         O2 = WINO_BT_ROW(o2, i);
 #undef WINO_BT_ROW
         const vf u[4] = {E - E2, O + E2, E2 - O, O - O2};
-        for (int j = 0; j < 4; j++) memcpy(dst + (size_t)(4 * i + j) * pos + t0, &u[j], sizeof(vf));
-      }
-    }
-  }
-}
-
-/* dy transform A E A^T of tile row ty for every channel of grid (K planes, dy at (0, 0)):
- * E (K, 16, ld) at columns col.. */
-static void wino_dy_row(const float *grid, const wino_geom *w, int K, int ty, float *E, size_t col) {
-  const size_t pos = w->ld, wg = (size_t)w->g.wg;
-  for (int k = 0; k < K; k++) {
-    const float *src = grid + (size_t)k * w->g.plane + (size_t)(2 * ty) * wg;
-    float *dst = E + (size_t)k * wino_chan(w->ld) + col;
-    for (int t0 = 0; t0 < w->ntx; t0 += VL) {
-      vf e[2], o[2];
-      for (int r = 0; r < 2; r++) {
-        vf a = vload(src + (size_t)r * wg + 2 * t0), b = vload(src + (size_t)r * wg + 2 * t0 + VL);
-        e[r] = WINO_SHUFFLE(a, b, WINO_EVEN_LANES);
-        o[r] = WINO_SHUFFLE(a, b, WINO_ODD_LANES);
-      }
-      /* rows of A E: e0, e0 + e1, e0 - e1, -e1; then the same on the columns */
-      const vf re[4] = {e[0], e[0] + e[1], e[0] - e[1], -e[1]}, ro[4] = {o[0], o[0] + o[1], o[0] - o[1], -o[1]};
-      for (int i = 0; i < 4; i++) {
-        const vf u[4] = {re[i], re[i] + ro[i], re[i] - ro[i], -ro[i]};
         for (int j = 0; j < 4; j++) memcpy(dst + (size_t)(4 * i + j) * pos + t0, &u[j], sizeof(vf));
       }
     }
@@ -480,55 +456,194 @@ static void wino_conv(const wino_geom *w, int Cin, int Kout, const float *U, con
   }
 }
 
+/* dW works on channel-minor copies instead: x and the (masked) dy in "HWC" grids, one run of
+ * cp = C rounded up to whole vectors floats per pixel; the transforms of a tile vectorised
+ * over channels into Vt (16, tiles, cp) and Et (16, tiles, kp); the products accumulate
+ * Wt (16, cp, kp) += Vt_p^T Et_p in registers (filters along the vector, a channel
+ * broadcast), so that no lane sums are left to reduce. */
+enum { WINO_DW_CHUNK = 64 }; /* tiles whose transforms are gathered before the products */
+
+static size_t wino_round(int n) { return ((size_t)n + VL - 1) / VL * VL; }
+
+/* Floats from one position's (tiles, cp) matrix to the next: a cache line more, so that the
+ * 16 positions of a tile do not share an L1 set. */
+static size_t wino_dw_pos(int ch) { return WINO_DW_CHUNK * wino_round(ch) + VL; }
+
 /* Floats of scratch wino_dw needs. */
 static size_t wino_dw_floats(const wino_geom *w, int C, int K) {
-  return wino_grid_floats(w, C) + wino_grid_floats(w, K) + (size_t)(C + K) * wino_chan(w->ld);
+  return (size_t)w->g.hg * (size_t)w->g.wg * wino_round(C) + (size_t)(4 * w->nty * w->ntx) * wino_round(K) +
+         16 * (wino_dw_pos(C) + wino_dw_pos(K));
 }
 
-/* Over the micro-batch x (n, C, H, W) and dy (n, K, Ho, Wo) (times mask > 0 when mask is not
- * NULL): Wh (16, K, C) += sum over tiles of (A E A^T)_p (B^T d B)_p, db (K) += sum of dy. */
-static void wino_dw(const wino_geom *w, int C, int K, const float *x, int H, int W, const float *dy,
-                    const float *mask, int n, int Ho, int Wo, float *Wh, float *db, float *ws) {
-  const size_t cs = wino_chan(w->ld);
-  float *gx = ws, *gy = gx + wino_grid_floats(w, C), *V = gy + wino_grid_floats(w, K), *E = V + (size_t)C * cs;
-  memset(gx, 0, wino_grid_floats(w, C) * sizeof *gx);
-  memset(gy, 0, wino_grid_floats(w, K) * sizeof *gy);
-  corr_geom gdy = w->g; /* dy at the grid's corner: tile (ty, tx) is dy rows 2ty.., columns 2tx.. */
-  gdy.top = gdy.left = 0;
-  const size_t xsz = (size_t)C * H * W, ysz = (size_t)K * Ho * Wo;
-  int r = 0;
-  for (int i = 0; i < n; i++) {
-    to_grid(x + (size_t)i * xsz, C, H, W, &w->g, gx);
-    if (mask)
-      to_grid_masked(dy + (size_t)i * ysz, mask + (size_t)i * ysz, K, Ho, Wo, &gdy, gy);
-    else
-      to_grid(dy + (size_t)i * ysz, K, Ho, Wo, &gdy, gy);
-    for (int k = 0; k < K; k++) db[k] += sum_floats(gy + (size_t)k * w->g.plane, (int)w->g.plane);
-    for (int ty = 0; ty < w->nty; ty++) {
-      wino_in_row(gx, w, C, ty, V, (size_t)r * w->ntx);
-      wino_dy_row(gy, w, K, ty, E, (size_t)r * w->ntx);
-      r++;
-      if (r < w->rows && !(i == n - 1 && ty == w->nty - 1)) continue;
-      const size_t used = (size_t)r * w->ntx; /* zero the slots past the last tile */
-      for (size_t p = 0; p < 16; p++) {
-        for (int c = 0; c < C; c++) memset(V + c * cs + p * w->ld + used, 0, (w->nq - used) * sizeof *V);
-        for (int k = 0; k < K; k++) memset(E + k * cs + p * w->ld + used, 0, (w->nq - used) * sizeof *E);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C, (int)w->nq, 1.0f, E + p * w->ld, (int)cs,
-                    V + p * w->ld, (int)cs, 1.0f, Wh + p * (size_t)K * C, C);
+/* Transpose the 16 x 16 floats r[0..15] in place: four rounds of r'[2i], r'[2i+1] = the
+ * interleaved lanes of r[i] and r[i+8], each a rotation of the (row, column) bits. */
+static inline __attribute__((always_inline)) void transpose16(vf r[16]) {
+  for (int round = 0; round < 4; round++) {
+    vf t[16];
+    for (int i = 0; i < 8; i++) {
+      t[2 * i] = WINO_SHUFFLE(r[i], r[i + 8], WINO_ZIP_LO_LANES);
+      t[2 * i + 1] = WINO_SHUFFLE(r[i], r[i + 8], WINO_ZIP_HI_LANES);
+    }
+    for (int i = 0; i < 16; i++) r[i] = t[i];
+  }
+}
+
+/* VL floats of v from p, or the n < VL left before end and zeros. */
+static inline vf vload_upto(const float *p, const float *end) {
+  if (end - p >= VL) return vload(p);
+  float t[VL] = {0};
+  for (long j = 0; j < end - p; j++) t[j] = p[j];
+  return vload(t);
+}
+
+/* img (C, h, w), times mask > 0 when mask is not NULL, into pixels (top + y, left + x) of a
+ * channel-minor grid gw pixels wide with cp floats a pixel (channels C.. of cp zero): blocks
+ * of 16 channels x 16 pixels of a row, transposed in registers. Rows are loaded as whole
+ * vectors (the lanes past the row are not stored), within the image. */
+static void to_grid_hwc(const float *img, const float *mask, int C, int h, int w, int top, int left, int gw,
+                        size_t cp, float *grid) {
+  const size_t hw = (size_t)h * w;
+  const float *end = img + (size_t)C * hw, *mend = mask ? mask + (size_t)C * hw : NULL;
+  for (int c0 = 0; c0 < C; c0 += VL)
+    for (int y = 0; y < h; y++)
+      for (int x0 = 0; x0 < w; x0 += VL) {
+        vf r[16];
+        const size_t at = (size_t)y * w + x0;
+        for (int j = 0; j < VL; j++) {
+          if (c0 + j >= C) {
+            r[j] = (vf){0};
+            continue;
+          }
+          r[j] = vload_upto(img + (size_t)(c0 + j) * hw + at, end);
+          if (mask) {
+            const vf m = vload_upto(mask + (size_t)(c0 + j) * hw + at, mend);
+            r[j] = (vf)((wino_vi)r[j] & (m > vsplat(0.0f)));
+          }
+        }
+        transpose16(r);
+        float *dst = grid + ((size_t)(y + top) * gw + x0 + left) * cp + c0;
+        for (int x = 0; x < VL && x0 + x < w; x++) memcpy(dst + (size_t)x * cp, &r[x], sizeof(vf));
       }
-      r = 0;
+}
+
+/* B^T d B of the 4x4 pixels from (2ty, 2tx) of a channel-minor grid: position p at
+ * Vt + p * pos (cp floats). */
+static void wino_dw_in_tile(const float *g, int gw, size_t cp, int ty, int tx, float *Vt, size_t pos) {
+  for (size_t c0 = 0; c0 < cp; c0 += VL) {
+    vf d[4][4], a[4][4];
+    for (int r = 0; r < 4; r++)
+      for (int q = 0; q < 4; q++) d[r][q] = vload(g + ((size_t)(2 * ty + r) * gw + 2 * tx + q) * cp + c0);
+    for (int q = 0; q < 4; q++) {
+      a[0][q] = d[0][q] - d[2][q];
+      a[1][q] = d[1][q] + d[2][q];
+      a[2][q] = d[2][q] - d[1][q];
+      a[3][q] = d[1][q] - d[3][q];
+    }
+    for (int i = 0; i < 4; i++) {
+      const vf u[4] = {a[i][0] - a[i][2], a[i][1] + a[i][2], a[i][2] - a[i][1], a[i][1] - a[i][3]};
+      for (int j = 0; j < 4; j++) memcpy(Vt + (size_t)(4 * i + j) * pos + c0, &u[j], sizeof(vf));
     }
   }
 }
 
-/* dw (K, C, 3, 3) += G^T Wh_kc G for every (k, c) of Wh (16, K, C). */
-static void wino_dw_finish(const float *Wh, int K, int C, float *dw) {
-  const size_t pos = (size_t)K * C;
-  for (size_t kc = 0; kc < pos; kc++) {
+/* A E A^T of the 2x2 pixels from (2ty, 2tx) of a channel-minor dy grid: Et + p * pos. */
+static void wino_dw_dy_tile(const float *g, int gw, size_t kp, int ty, int tx, float *Et, size_t pos) {
+  for (size_t k0 = 0; k0 < kp; k0 += VL) {
+    vf e[2][2], a[4][2];
+    for (int r = 0; r < 2; r++)
+      for (int q = 0; q < 2; q++) e[r][q] = vload(g + ((size_t)(2 * ty + r) * gw + 2 * tx + q) * kp + k0);
+    for (int q = 0; q < 2; q++) { /* rows of A E: e0, e0 + e1, e0 - e1, -e1 */
+      a[0][q] = e[0][q];
+      a[1][q] = e[0][q] + e[1][q];
+      a[2][q] = e[0][q] - e[1][q];
+      a[3][q] = -e[1][q];
+    }
+    for (int i = 0; i < 4; i++) {
+      const vf u[4] = {a[i][0], a[i][0] + a[i][1], a[i][0] - a[i][1], -a[i][1]};
+      for (int j = 0; j < 4; j++) memcpy(Et + (size_t)(4 * i + j) * pos + k0, &u[j], sizeof(vf));
+    }
+  }
+}
+
+/* Wt rows c0.. (CB channels) x vectors k0.. (KB of VL filters) += sum over nt tiles of
+ * Vt[t][c] * Et[t][k]. */
+static inline __attribute__((always_inline)) void wino_dw_tile(const float *Vt, size_t cp, const float *Et,
+                                                               size_t kp, int nt, float *Wt, int c0, size_t k0,
+                                                               const int CB, const int KB) {
+  vf acc[6][4];
+  for (int i = 0; i < CB; i++)
+    for (int j = 0; j < KB; j++) acc[i][j] = vload(Wt + (size_t)(c0 + i) * kp + k0 + (size_t)j * VL);
+  for (int t = 0; t < nt; t++) {
+    vf e[4];
+    for (int j = 0; j < KB; j++) e[j] = vload(Et + (size_t)t * kp + k0 + (size_t)j * VL);
+    for (int i = 0; i < CB; i++) {
+      const vf v = vsplat(Vt[(size_t)t * cp + (size_t)c0 + (size_t)i]);
+      for (int j = 0; j < KB; j++) acc[i][j] += v * e[j];
+    }
+  }
+  for (int i = 0; i < CB; i++)
+    for (int j = 0; j < KB; j++) memcpy(Wt + (size_t)(c0 + i) * kp + k0 + (size_t)j * VL, &acc[i][j], sizeof(vf));
+}
+
+/* KB vectors of filters from k0, every channel: tiles of 6, then 2, then 1. */
+static inline __attribute__((always_inline)) void wino_dw_cols(const float *Vt, int C, size_t cp, const float *Et,
+                                                               size_t kp, int nt, float *Wt, size_t k0, const int KB) {
+  int c = 0;
+  for (; c + 6 <= C; c += 6) wino_dw_tile(Vt, cp, Et, kp, nt, Wt, c, k0, 6, KB);
+  for (; c + 2 <= C; c += 2) wino_dw_tile(Vt, cp, Et, kp, nt, Wt, c, k0, 2, KB);
+  for (; c < C; c++) wino_dw_tile(Vt, cp, Et, kp, nt, Wt, c, k0, 1, KB);
+}
+
+/* Wt (cp, kp) += Vt (nt, cp)^T Et (nt, kp), channels c < C */
+static void wino_dw_products(const float *Vt, int C, size_t cp, const float *Et, size_t kp, int nt, float *Wt) {
+  size_t k0 = 0;
+  for (; k0 + 4 * VL <= kp; k0 += 4 * VL) wino_dw_cols(Vt, C, cp, Et, kp, nt, Wt, k0, 4);
+  for (; k0 + 2 * VL <= kp; k0 += 2 * VL) wino_dw_cols(Vt, C, cp, Et, kp, nt, Wt, k0, 2);
+  for (; k0 < kp; k0 += VL) wino_dw_cols(Vt, C, cp, Et, kp, nt, Wt, k0, 1);
+}
+
+/* Over the micro-batch x (n, C, H, W) and dy (n, K, Ho, Wo) (times mask > 0 when mask is not
+ * NULL): Wt (16, cp, kp) += sum over tiles of (B^T d B)_p (A E A^T)_p, db (K) += sum of dy. */
+static void wino_dw(const wino_geom *w, int C, int K, const float *x, int H, int W, const float *dy,
+                    const float *mask, int n, int Ho, int Wo, float *Wt, float *db, float *ws) {
+  const size_t cp = wino_round(C), kp = wino_round(K), vpos = wino_dw_pos(C), epos = wino_dw_pos(K);
+  const int gw = w->g.wg, yw = 2 * w->ntx; /* dy grid: dy at its corner, 2 nty x 2 ntx pixels */
+  const size_t gx_n = (size_t)w->g.hg * (size_t)gw * cp, gy_n = (size_t)(2 * w->nty) * (size_t)yw * kp;
+  float *gx = ws, *gy = gx + gx_n, *Vt = gy + gy_n, *Et = Vt + 16 * vpos;
+  memset(gx, 0, gx_n * sizeof *gx);
+  memset(gy, 0, gy_n * sizeof *gy);
+  const size_t xsz = (size_t)C * H * W, ysz = (size_t)K * Ho * Wo;
+  int nt = 0;
+  for (int i = 0; i < n; i++) {
+    to_grid_hwc(x + (size_t)i * xsz, NULL, C, H, W, w->g.top, w->g.left, gw, cp, gx);
+    to_grid_hwc(dy + (size_t)i * ysz, mask ? mask + (size_t)i * ysz : NULL, K, Ho, Wo, 0, 0, yw, kp, gy);
+    for (size_t k0 = 0; k0 < kp; k0 += VL) { /* db: per-lane sums over the pixels */
+      vf sum = {0};
+      for (int y = 0; y < Ho; y++)
+        for (int xx = 0; xx < Wo; xx++) sum += vload(gy + ((size_t)y * yw + xx) * kp + k0);
+      for (int j = 0; j < VL && k0 + j < (size_t)K; j++) db[k0 + j] += sum[j];
+    }
+    for (int ty = 0; ty < w->nty; ty++)
+      for (int tx = 0; tx < w->ntx; tx++) {
+        wino_dw_in_tile(gx, gw, cp, ty, tx, Vt + (size_t)nt * cp, vpos);
+        wino_dw_dy_tile(gy, yw, kp, ty, tx, Et + (size_t)nt * kp, epos);
+        if (++nt < WINO_DW_CHUNK && !(i == n - 1 && ty == w->nty - 1 && tx == w->ntx - 1)) continue;
+        for (int p = 0; p < 16; p++)
+          wino_dw_products(Vt + (size_t)p * vpos, C, cp, Et + (size_t)p * epos, kp, nt, Wt + (size_t)p * cp * kp);
+        nt = 0;
+      }
+  }
+}
+
+/* dw (K, C, 3, 3) += G^T Wt_ck G for every (k, c) of Wt (16, cp, kp). */
+static void wino_dw_finish(const float *Wt, int K, int C, float *dw) {
+  const size_t kp = wino_round(K), pos = wino_round(C) * kp;
+  for (size_t kc = 0; kc < (size_t)K * C; kc++) {
     float t[3][4], *d = dw + kc * 9;
+    const float *wt = Wt + (kc % (size_t)C) * kp + kc / (size_t)C;
     for (int j = 0; j < 4; j++) { /* G^T on the rows: w0 + (w1 + w2)/2, (w1 - w2)/2, (w1 + w2)/2 + w3 */
-      float w0 = Wh[(size_t)j * pos + kc], w1 = Wh[(size_t)(4 + j) * pos + kc];
-      float w2 = Wh[(size_t)(8 + j) * pos + kc], w3 = Wh[(size_t)(12 + j) * pos + kc];
+      float w0 = wt[(size_t)j * pos], w1 = wt[(size_t)(4 + j) * pos];
+      float w2 = wt[(size_t)(8 + j) * pos], w3 = wt[(size_t)(12 + j) * pos];
       t[0][j] = w0 + 0.5f * (w1 + w2);
       t[1][j] = 0.5f * (w1 - w2);
       t[2][j] = 0.5f * (w1 + w2) + w3;
@@ -615,7 +730,7 @@ static jc_code conv_init(jc_layer *l, const jc_section *sec, jc_err *err) {
     size_t need = wino_conv_floats(&c->wf, C, K), nx = wino_conv_floats(&c->wx, K, C), nw = wino_dw_floats(&c->wf, C, K);
     if (nx > need) need = nx;
     if (nw > need) need = nw;
-    need += VL + 16 * (size_t)C * (size_t)K; /* align_vec, then U or the dW products (16, K, C) */
+    need += VL + 16 * wino_round(C) * wino_round(K); /* align_vec, then U or the dW products */
     if (need > l->ws_fixed) l->ws_fixed = need;
   }
   l->out = (jc_shape){(int)k, ho, wo};
@@ -776,10 +891,11 @@ static void conv_backward(const jc_layer *l, const float *params, const float *x
   const corr_geom *g = &c->g, *gt = &c->gt;
   const size_t n_w = (size_t)K * (size_t)cff;
   if (c->wino) {
-    /* the 16 dW products (16, K, C), then the kernel transform for dX in the same place */
-    float *Wh = align_vec(ctx->ws), *rest = Wh + 16 * (size_t)K * C;
+    /* the 16 dW products (16, cp, kp), then the kernel transform for dX in the same place */
+    const size_t nwh = 16 * wino_round(C) * wino_round(K);
+    float *Wh = align_vec(ctx->ws), *rest = Wh + nwh;
     const float *mask = l->relu_out ? y : NULL;
-    memset(Wh, 0, 16 * (size_t)K * C * sizeof *Wh);
+    memset(Wh, 0, nwh * sizeof *Wh);
     wino_dw(&c->wf, C, K, x, H, W, dy, mask, n, Ho, Wo, Wh, db, rest);
     wino_dw_finish(Wh, K, C, dw);
     if (dx) {
