@@ -20,9 +20,14 @@ int gen_pileup(gen_rng *rng, double eta, double phi, gen_particle *out, int max_
   int n = gen_rng_poisson(rng, 2.0 * PILEUP_MEAN_COUNT * gen_rng_uniform(rng));
   if (n > max_out) n = max_out;
   for (int i = 0; i < n; i++) {
-    double r = PILEUP_RADIUS * sqrt(gen_rng_uniform(rng)), a = 2.0 * M_PI * gen_rng_uniform(rng);
+    /* uniform in the disc by rejection from the square: no square root, sine or cosine */
+    double x, y;
+    do {
+      x = 2.0 * gen_rng_uniform(rng) - 1.0;
+      y = 2.0 * gen_rng_uniform(rng) - 1.0;
+    } while (x * x + y * y >= 1.0);
     double pt = -PILEUP_MEAN_PT * log(gen_rng_uniform(rng));
-    out[i].p = gen_p4_from_pt_eta_phi_m(pt, eta + r * cos(a), phi + r * sin(a), PION_MASS);
+    out[i].p = gen_p4_from_pt_eta_phi_m(pt, eta + PILEUP_RADIUS * x, phi + PILEUP_RADIUS * y, PION_MASS);
     out[i].charged = gen_rng_uniform(rng) < 2.0 / 3.0;
   }
   return n;
@@ -32,22 +37,22 @@ int gen_detector(gen_rng *rng, gen_particle *ps, int n) {
   int kept = 0;
   for (int i = 0; i < n; i++) {
     gen_particle q = ps[i];
-    double p = gen_p4_p(q.p), sigma;
+    /* squares throughout: two square roots per particle, not five */
+    double pt2 = q.p.px * q.p.px + q.p.py * q.p.py, p2 = pt2 + q.p.pz * q.p.pz, sigma;
     if (q.charged) {
-      double pt = gen_p4_pt(q.p);
-      sigma = sqrt(TRACK_CONST * TRACK_CONST + TRACK_SLOPE * TRACK_SLOPE * pt * pt);
+      sigma = sqrt(TRACK_CONST * TRACK_CONST + TRACK_SLOPE * TRACK_SLOPE * pt2);
     } else {
       sigma = sqrt(CALO_STOCHASTIC * CALO_STOCHASTIC / fmax(q.p.e, 1e-3) + CALO_CONST * CALO_CONST);
     }
     double scale = 1.0 + sigma * gen_rng_gauss(rng);
-    if (scale <= 0.0 || p <= 0.0) continue;
-    double m2 = q.p.e * q.p.e - p * p;
+    if (scale <= 0.0 || p2 <= 0.0) continue;
+    if (scale * scale * pt2 < MIN_CONSTITUENT_PT * MIN_CONSTITUENT_PT) continue;
+    double m2 = q.p.e * q.p.e - p2;
     if (m2 < 0.0) m2 = 0.0;
     q.p.px *= scale;
     q.p.py *= scale;
     q.p.pz *= scale;
-    q.p.e = sqrt(scale * scale * p * p + m2);
-    if (gen_p4_pt(q.p) < MIN_CONSTITUENT_PT) continue;
+    q.p.e = sqrt(scale * scale * p2 + m2);
     ps[kept++] = q;
   }
   return kept;

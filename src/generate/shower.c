@@ -29,7 +29,8 @@ double gen_alpha_s(double kt) {
 /* Next emission below *theta for a parton of energy e. On success sets *theta and *z and
  * returns 1; returns 0 when the parton reaches the cut-off without emitting. */
 static int next_emission(gen_rng *rng, double e, double colour, double theta_min, double *theta, double *z) {
-  double as_max = gen_alpha_s(GEN_SHOWER_KT_CUT);
+  static double as_max = 0.0; /* alpha_s at the cut-off: every thread computes the same value */
+  if (as_max == 0.0) as_max = gen_alpha_s(GEN_SHOWER_KT_CUT);
   double a = as_max * colour / M_PI;
   double l = log(e * *theta / GEN_SHOWER_KT_CUT);
   while (l > 0.0) {
