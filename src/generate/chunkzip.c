@@ -13,6 +13,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 
 #define ADLER_MOD 65521u
 #define MAX_MATCH 258
@@ -45,10 +48,10 @@ typedef struct {
   int n_acc, overflow;
 } bit_writer;
 
-/* n <= 32 bits, LSB first (deflate's bit order). While 8 bytes of room are left the whole
+/* n <= 56 bits, LSB first (deflate's bit order). While 8 bytes of room are left the whole
  * accumulator is stored and the complete bytes are kept: no branch on how full it is. */
-static inline void put_bits(bit_writer *w, uint32_t bits, int n) {
-  w->acc |= (uint64_t)bits << w->n_acc;
+static inline void put_bits(bit_writer *w, uint64_t bits, int n) {
+  w->acc |= bits << w->n_acc;
   w->n_acc += n;
   int bytes = w->n_acc >> 3;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -63,7 +66,7 @@ static inline void put_bits(bit_writer *w, uint32_t bits, int n) {
     }
   }
   w->pos += (size_t)bytes;
-  w->acc >>= 8 * bytes; /* n_acc <= 7 + 32: at most 32 */
+  w->acc = bytes < 8 ? w->acc >> (8 * bytes) : 0; /* n_acc <= 7 + 56 */
   w->n_acc &= 7;
 }
 
@@ -239,7 +242,13 @@ static void write_block(bit_writer *w, block *b) {
       tok_n[256 + l] = (uint8_t)(len[257 + s] + LEN_EXTRA[s] + 1);
     }
   }
-  for (int t = 0; t < b->n_tokens; t++) put_bits(w, tok_bits[b->tokens[t]], tok_n[b->tokens[t]]);
+  /* two tokens (at most 2 x 21 bits) per write: half as long a chain through the writer */
+  int t = 0;
+  for (; t + 2 <= b->n_tokens; t += 2) {
+    int t0 = b->tokens[t], t1 = b->tokens[t + 1];
+    put_bits(w, tok_bits[t0] | (uint64_t)tok_bits[t1] << tok_n[t0], tok_n[t0] + tok_n[t1]);
+  }
+  if (t < b->n_tokens) put_bits(w, tok_bits[b->tokens[t]], tok_n[b->tokens[t]]);
   put_bits(w, code[END_OF_BLOCK], len[END_OF_BLOCK]);
   b->n_tokens = 0;
   memset(b->freq, 0, sizeof b->freq);
@@ -250,6 +259,34 @@ static inline void add_token(bit_writer *w, block *b, int tok, int symbol) {
   b->freq[symbol]++;
   if (b->n_tokens == BLOCK_TOKENS) write_block(w, b);
 }
+
+/* Literals p[0..t): tokens, frequencies, and their Adler-32 (a += v, b += a per byte). */
+static void add_literals(bit_writer *w, block *b, const unsigned char *p, int t, uint64_t *a, uint64_t *bs) {
+  if (b->n_tokens + t > BLOCK_TOKENS) write_block(w, b);
+  uint16_t *tok = b->tokens + b->n_tokens;
+  uint64_t sa = *a, sb = *bs;
+  for (int k = 0; k < t; k++) {
+    tok[k] = p[k];
+    b->freq[p[k]]++;
+    sa += p[k];
+    sb += sa;
+  }
+  b->n_tokens += t;
+  if (b->n_tokens == BLOCK_TOKENS) write_block(w, b);
+  *a = sa;
+  *bs = sb;
+}
+
+#ifdef __AVX2__
+/* Bit k set if a run of >= MIN_RUN equal bytes starts at p[k], k < 32 (reads p[0..35)). */
+static inline uint32_t run_starts32(const unsigned char *p) {
+  __m256i b0 = _mm256_loadu_si256((const __m256i *)p), b1 = _mm256_loadu_si256((const __m256i *)(p + 1));
+  __m256i b2 = _mm256_loadu_si256((const __m256i *)(p + 2)), b3 = _mm256_loadu_si256((const __m256i *)(p + 3));
+  __m256i eq = _mm256_and_si256(_mm256_and_si256(_mm256_cmpeq_epi8(b0, b1), _mm256_cmpeq_epi8(b1, b2)),
+                                _mm256_cmpeq_epi8(b2, b3));
+  return (uint32_t)_mm256_movemask_epi8(eq);
+}
+#endif
 
 /* Adler-32 sums (RFC 1950), reduced mod 65521 only when they grow large: between
  * reductions a < 2^32 and b < 2^62, so one run of k < 2^21 bytes or one literal cannot
@@ -280,8 +317,16 @@ static inline void adler_run(adler_sums *s, unsigned v, size_t k) {
   s->a = (s->a + km * v) % ADLER_MOD;
 }
 
-/* End of the run of byte v that continues at src[j]: eight bytes at a time. */
+/* End of the run of byte v that continues at src[j]: 32 (AVX2) or eight bytes at a time. */
 static size_t run_end(const unsigned char *src, size_t j, size_t n, unsigned char v) {
+#ifdef __AVX2__
+  __m256i v32 = _mm256_set1_epi8((char)v);
+  while (j + 32 <= n) {
+    uint32_t same = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(src + j)), v32));
+    if (same != 0xffffffffu) return j + (size_t)__builtin_ctz(~same);
+    j += 32;
+  }
+#endif
   uint64_t pattern = 0x0101010101010101ULL * v;
   while (j + 8 <= n) {
     uint64_t word;
@@ -305,6 +350,19 @@ int chunkzip_encode(unsigned char *dst, size_t cap, const unsigned char *src, si
     for (int l = 3; l <= MAX_MATCH; l++) len_sym[l] = 257 + length_symbol(l);
   adler_sums sums = {1, 0};
   for (size_t i = 0; i < n;) {
+#ifdef __AVX2__
+    /* up to 32 literals at once: the positions before the next run of MIN_RUN */
+    if (i + 32 + MIN_RUN - 1 <= n) {
+      uint32_t starts = run_starts32(src + i);
+      int t = starts ? __builtin_ctz(starts) : 32;
+      if (t > 0) {
+        add_literals(&w, &b, src + i, t, &sums.a, &sums.b);
+        adler_bound(&sums);
+        i += (size_t)t;
+        continue;
+      }
+    }
+#endif
     unsigned char v = src[i];
     size_t j = i + 1 < n && src[i + 1] == v ? run_end(src, i + 1, n, v) : i + 1;
     size_t k = j - i;
