@@ -107,7 +107,9 @@ int gen_shower(gen_rng *rng, gen_p4 parton, double mass, double colour, double t
 /* ---- hadrons, pile-up, detector ---- */
 typedef struct {
   gen_p4 p;
-  int charged; /* 1 charged (tracker), 0 neutral (calorimeter only) */
+  double eta, phi; /* the direction, when known from how the particle was made (has_angles) */
+  int charged;     /* 1 charged (tracker), 0 neutral (calorimeter only) */
+  int has_angles;
 } gen_particle;
 
 /* Turn partons into hadrons (pions): each parton fragments into several hadrons sharing its

@@ -15,8 +15,10 @@ typedef struct {
   double tau[3];             /* tau_1, tau_2, tau_3 */
 } jetobs;
 
-/* 1 if row c[0..3] is padding (all four zero). */
-int jetobs_is_padding(const float *c);
+/* 1 if row c[0..3] is padding (all four zero). Inline: every row of every jet is tested. */
+static inline int jetobs_is_padding(const float *c) {
+  return c[0] == 0.0f && c[1] == 0.0f && c[2] == 0.0f && c[3] == 0.0f;
+}
 
 /* Observables of a jet of m rows c[m][4] (m <= JETOBS_MAX_CONST). */
 void jetobs_compute(const float *c, int m, jetobs *out);

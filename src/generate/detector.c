@@ -27,7 +27,10 @@ int gen_pileup(gen_rng *rng, double eta, double phi, gen_particle *out, int max_
       y = 2.0 * gen_rng_uniform(rng) - 1.0;
     } while (x * x + y * y >= 1.0);
     double pt = -PILEUP_MEAN_PT * log(gen_rng_uniform(rng));
-    out[i].p = gen_p4_from_pt_eta_phi_m(pt, eta + PILEUP_RADIUS * x, phi + PILEUP_RADIUS * y, PION_MASS);
+    out[i].eta = eta + PILEUP_RADIUS * x;
+    out[i].phi = phi + PILEUP_RADIUS * y;
+    out[i].has_angles = 1; /* the detector scales momenta: the direction stays */
+    out[i].p = gen_p4_from_pt_eta_phi_m(pt, out[i].eta, out[i].phi, PION_MASS);
     out[i].charged = gen_rng_uniform(rng) < 2.0 / 3.0;
   }
   return n;

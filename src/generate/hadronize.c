@@ -34,8 +34,10 @@ static gen_particle make_hadron(gen_rng *rng, double e, const double n[3], const
   h.p.px = pl * n[0] + kx * e1[0] + ky * e2[0];
   h.p.py = pl * n[1] + kx * e1[1] + ky * e2[1];
   h.p.pz = pl * n[2] + kx * e1[2] + ky * e2[2];
-  h.p.e = sqrt(p2 + PION_MASS * PION_MASS);
+  h.p.e = p2 > 0.0 ? e : PION_MASS; /* sqrt(p2 + m^2) */
   h.charged = gen_rng_uniform(rng) < CHARGED_FRACTION;
+  h.has_angles = 0;
+  h.eta = h.phi = 0.0;
   return h;
 }
 

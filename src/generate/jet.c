@@ -147,9 +147,10 @@ int gen_jet(const gen_config *cfg, uint64_t index, int max_const, float *c, uint
     n += gen_pileup(&rng, gen_p4_eta(axis), gen_p4_phi(axis), w.ps + n, GEN_MAX_PARTICLES - n);
     n = gen_detector(&rng, w.ps, n);
     for (int i = 0; i < n; i++) {
-      w.pt[i] = gen_p4_pt(w.ps[i].p);
-      w.eta[i] = gen_p4_eta(w.ps[i].p);
-      w.phi[i] = gen_p4_phi(w.ps[i].p);
+      const gen_particle *q = &w.ps[i];
+      w.pt[i] = gen_p4_pt(q->p);
+      w.eta[i] = q->has_angles ? q->eta : gen_p4_eta(q->p);
+      w.phi[i] = q->has_angles ? q->phi : gen_p4_phi(q->p);
     }
     /* a cone around the parton axis, then the jet is the cone around that cone's axis */
     gen_p4 jet;

@@ -5,8 +5,6 @@
 
 #include "jetcnn/generate.h"
 
-int jetobs_is_padding(const float *c) { return c[0] == 0.0f && c[1] == 0.0f && c[2] == 0.0f && c[3] == 0.0f; }
-
 void jetobs_compute(const float *c, int m, jetobs *out) {
   gen_p4 sum = {0.0, 0.0, 0.0, 0.0};
   int n = 0;
