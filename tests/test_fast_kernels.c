@@ -5,7 +5,7 @@
  * without the fused ReLU (relu_out), on odd, non-square shapes and filter counts that use
  * every register tile (8 + 4 + 1), every kind of padding: forward, dX, dW, db within 1e-5
  * relative (double-precision loops). The Winograd path (3x3, >= 16 channels in and out) the
- * same way, on shapes whose tile rows span several vectors and chunks that end mid-sample.
+ * same way, on rows wider than a vector, odd channel counts and several samples a chunk.
  * Max pooling 2x2/2: inputs full of ties (values from {-1, 0, 1}) and NaNs; the pooled value
  * and the routed gradient must equal, bit for bit, the rule "first maximum in row-major
  * order wins, the first NaN propagates" (PyTorch's), on widths below, at and above one
@@ -209,8 +209,8 @@ int main(void) {
       }
     }
   /* Winograd F(2x2, 3x3) (3x3, >= 16 channels in and out): odd and even outputs, every
-   * padding, filter counts 16 + 4 + 1 and 8 + 1, tile rows wider than one vector, chunks that
-   * end inside a sample (96 tiles) and micro-batches of 1 */
+   * padding, channel counts that are not whole vectors, rows wider than one vector, chunks of
+   * several samples and micro-batches of 1 */
   for (int p = 0; p < 4; p++)
     for (int relu = 0; relu < 2; relu++) {
       check_conv(32, 15, 15, 64, 3, pads[p], 3, relu); /* the lecture's 32 -> 64 conv */
@@ -219,8 +219,9 @@ int main(void) {
       check_conv(16, 5, 37, 25, 3, pads[p], 2, relu);
       check_conv(19, 40, 40, 16, 3, pads[p], 1, relu);
     }
-  check_conv(64, 6, 6, 64, 3, "valid", 5, 1);  /* the lecture's last conv: 4x4 output */
-  check_conv(40, 6, 6, 24, 3, "valid", 3, 1); /* the lecture's last conv: 4x4 output, runs of 4 */
+  check_conv(64, 6, 6, 64, 3, "valid", 5, 1); /* the lecture's last conv: 4x4 output, 5 samples a chunk */
+  check_conv(16, 4, 4, 17, 3, "same", 17, 1); /* 16 samples a chunk, then 1 */
+  check_conv(8, 6, 6, 24, 3, "valid", 3, 1);  /* 4x4 output with im2col: runs of 4 */
   check_conv(2, 9, 9, 4, 2, "3", 1, 0);       /* padding >= F: the im2col path */
   check_conv(2, 9, 9, 4, 2, "3", 2, 1);
   const int pools[][2] = {{4, 4}, {7, 9}, {30, 30}, {13, 13}, {40, 40}, {6, 70}};

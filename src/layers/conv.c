@@ -9,8 +9,8 @@
  *    (see corr_geom), vectorised over output pixels with register tiles of filters x pixels;
  *    backward computes dW with the same tiling and dX as a correlation of the padded dy with
  *    the flipped, transposed kernel. No GEMM, no im2col.
- *  - 3x3, stride 1, >= 16 channels in and out, >= 100 output pixels: Winograd F(2x2, 3x3)
- *    for forward, dX and dW (wino_conv, wino_dw), its products run by the direct kernel.
+ *  - 3x3, stride 1, >= 16 channels in and out: Winograd F(2x2, 3x3) for forward, dX and dW
+ *    (wino_conv, wino_dw), on channel-minor copies of the images.
  *  - otherwise, per sample im2col + sgemm.
  * The lecture model's 32/64-filter layers mix them; DeepTop's 8-filter layers are direct.
  * Both are plain loops in a fixed order: the same bits whichever thread runs a micro-batch.
@@ -37,17 +37,14 @@ typedef struct {
   int ho;            /* output rows (output columns: wg - F + 1, of which Wo are kept) */
   size_t nq;         /* outputs computed per channel: ho * wg rounded up to whole vectors */
   size_t plane;      /* floats per grid plane: every tap of every computed output is inside */
-  size_t ldo;        /* floats from one output row (filter) to the next: nq */
 } corr_geom;
 
 /* Winograd tiles (see wino_conv). */
 typedef struct {
-  corr_geom g;  /* the grid the tiles are read from: 2*nty + 2 rows, 2*ntx + 2 columns */
-  int ntx, nty; /* tiles per row and per column: ceil(output / 2) */
-  int rows;     /* tile rows per chunk */
-  size_t nq;    /* tile slots of a chunk: rows * ntx rounded up to whole vectors */
-  size_t ld;    /* floats per transformed row (one position, one channel): nq + VL, for the
-                 * whole-vector stores of the last tile row */
+  int hg, wg;      /* the channel-minor grid the tiles are read from: 2*nty + 2 x 2*ntx + 2 pixels */
+  int top, left;   /* the input's position in it */
+  int ntx, nty;    /* tiles per row and per column: ceil(output / 2) */
+  int spc;         /* samples per chunk of forward/dX products */
 } wino_geom;
 
 typedef struct {
@@ -96,11 +93,10 @@ static float sum_floats(const float *x, int n) {
 }
 
 static corr_geom corr_geom_make(int hg, int wg, int top, int left, int f) {
-  corr_geom g = {hg, wg, top, left, hg - f + 1, 0, 0, 0};
+  corr_geom g = {hg, wg, top, left, hg - f + 1, 0, 0};
   g.nq = ((size_t)g.ho * (size_t)wg + VL - 1) / VL * VL;
   size_t need = g.nq + (size_t)(f - 1) * (size_t)wg + (size_t)(f - 1), grid = (size_t)hg * (size_t)wg;
   g.plane = ((need > grid ? need : grid) + VL - 1) / VL * VL;
-  g.ldo = g.nq;
   return g;
 }
 
@@ -134,7 +130,7 @@ static inline __attribute__((always_inline)) void corr_tile(const float *grid, c
       }
     }
   for (int k = 0; k < KB; k++)
-    for (int b = 0; b < NB; b++) memcpy(out + (size_t)k * g->ldo + q0 + (size_t)b * VL, &acc[k][b], sizeof(vf));
+    for (int b = 0; b < NB; b++) memcpy(out + (size_t)k * g->nq + q0 + (size_t)b * VL, &acc[k][b], sizeof(vf));
 }
 
 /* KB filters over all outputs: tiles of 3 vectors, then the 1-2 left. */
@@ -146,13 +142,13 @@ static inline __attribute__((always_inline)) void corr_rows(const float *grid, c
   else if (q + VL <= g->nq) corr_tile(grid, g, C, F, w, cff, out, q, KB, 1);
 }
 
-/* out (K, nq; rows ldo apart) = correlation of grid (C planes) with w (K, C, F, F) */
+/* out (K, nq) = correlation of grid (C planes) with w (K, C, F, F) */
 static void corr_forward(const float *grid, const corr_geom *g, int C, int K, int F, const float *w, float *out) {
   const int cff = C * F * F;
   int k = 0;
-  for (; k + 8 <= K; k += 8) corr_rows(grid, g, C, F, w + (size_t)k * cff, cff, out + (size_t)k * g->ldo, 8);
-  for (; k + 4 <= K; k += 4) corr_rows(grid, g, C, F, w + (size_t)k * cff, cff, out + (size_t)k * g->ldo, 4);
-  for (; k < K; k++) corr_rows(grid, g, C, F, w + (size_t)k * cff, cff, out + (size_t)k * g->ldo, 1);
+  for (; k + 8 <= K; k += 8) corr_rows(grid, g, C, F, w + (size_t)k * cff, cff, out + (size_t)k * g->nq, 8);
+  for (; k + 4 <= K; k += 4) corr_rows(grid, g, C, F, w + (size_t)k * cff, cff, out + (size_t)k * g->nq, 4);
+  for (; k < K; k++) corr_rows(grid, g, C, F, w + (size_t)k * cff, cff, out + (size_t)k * g->nq, 1);
 }
 
 /* dW tile: KB filters x FB taps fx0.. of row fy of channel c, summed over all outputs into
@@ -245,43 +241,41 @@ static void relu_mask(const float *y, const float *dy, size_t n, float *dz) {
  *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],
  *   A^T = [1 1 1 0; 0 1 -1 -1].
  * Summed over the input channels, the 16 elementwise products are 16 matrix products, one
- * per position p of the transformed 4x4 tile: M_p (K, tiles) = U_p (K, C) . V_p (C, tiles),
- * run by the direct kernel as a 1x1 correlation. dX is the same with the flipped,
- * transposed kernel on the padded dy. dW is F(3x3, 2x2), with E the tile's 2x2 of dy:
+ * per position p of the transformed 4x4 tile: M_p (tiles, K) = V_p (tiles, C) . U_p (C, K).
+ * dX is the same with the flipped, transposed kernel on the padded dy. dW is F(3x3, 2x2),
+ * with E the tile's 2x2 of dy:
  *   dW = G^T [ sum over tiles (A E A^T) .* (B^T d B) ] G,
- * 16 products (C, tiles) . (tiles, K) accumulated over the micro-batch (wino_dw).
- * The tiles of a row of tiles are transformed together, one tile per vector lane, and whole
- * tile rows (from one or several samples) are gathered into chunks of about WINO_CHUNK
- * tiles, so that a chunk's transformed input and products stay in L2. */
-enum { WINO_CHUNK = 96 };
+ * 16 products (C, tiles) . (tiles, K) accumulated over the micro-batch.
+ * Everything works on channel-minor ("HWC") copies: an image is transposed into a grid with
+ * cp = C rounded up to whole vectors floats a pixel, the transforms of a tile are vectorised
+ * over channels, and the products (wino_mm) keep a block of output rows x filters in
+ * registers, one operand broadcast: no lane sums, and any number of tiles a row. */
+enum {
+  WINO_TILES = 64,   /* tiles of the forward/dX products: whole samples, at least one */
+  WINO_DW_CHUNK = 64 /* tiles whose dW transforms are gathered before the products */
+};
 
+static size_t wino_round(int n) { return ((size_t)n + VL - 1) / VL * VL; }
 
 /* Tiles over an out_h x out_w output whose input sits at (top, left) of the grid. */
 static wino_geom wino_geom_make(int out_h, int out_w, int top, int left) {
   wino_geom w;
   w.ntx = (out_w + 1) / 2;
   w.nty = (out_h + 1) / 2;
-  w.g = corr_geom_make(2 * w.nty + 2, 2 * w.ntx + 2, top, left, 3);
-  w.rows = WINO_CHUNK / w.ntx > 0 ? WINO_CHUNK / w.ntx : 1;
-  w.nq = ((size_t)w.rows * (size_t)w.ntx + VL - 1) / VL * VL;
-  w.ld = w.nq + VL;
+  w.hg = 2 * w.nty + 2;
+  w.wg = 2 * w.ntx + 2;
+  w.top = top;
+  w.left = left;
+  w.spc = WINO_TILES / (w.ntx * w.nty) > 0 ? WINO_TILES / (w.ntx * w.nty) : 1;
   return w;
 }
 
-/* Transformed tiles are stored channel by channel, the 16 positions of a channel one after
- * the other (rows of `row` floats): the transforms then read and write one stream. Floats
- * from one channel to the next: one cache line more than 16 rows, so that channels do not
- * share L1 sets in the products (16 rows are often a multiple of 4 KiB). */
-static size_t wino_chan(size_t row) { return 16 * row + VL; }
+/* Floats from one position's (rows, ch) matrix to the next: a cache line more, so that the
+ * 16 positions of a tile do not share an L1 set. */
+static size_t wino_pos(int rows, int ch) { return (size_t)rows * wino_round(ch) + VL; }
 
-/* Grid floats for C planes, with 2 VL of slack: the last group of tiles of a row loads 32
- * floats from its first column, and 32 from two columns on. */
-static size_t wino_grid_floats(const wino_geom *w, int C) { return (size_t)C * w->g.plane + 2 * VL; }
-
-/* Even and odd lanes of the 32 floats a:b (GCC's __builtin_shuffle; clang's spelling below,
- * as in pool.c). ZIP interleaves a and b: a0 b0 a1 b1 ... (LO: lanes 0-7, HI: 8-15). */
-#define WINO_EVEN_LANES 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30
-#define WINO_ODD_LANES 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31
+/* Lanes as in pool.c: interleave a and b: a0 b0 a1 b1 ... (LO: lanes 0-7 of each, HI: 8-15);
+ * GCC's __builtin_shuffle, clang's __builtin_shufflevector (the fuzz build). */
 #define WINO_ZIP_LO_LANES 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23
 #define WINO_ZIP_HI_LANES 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31
 typedef int32_t wino_vi __attribute__((vector_size(VL * sizeof(int32_t))));
@@ -290,190 +284,6 @@ typedef int32_t wino_vi __attribute__((vector_size(VL * sizeof(int32_t))));
 #else
 #define WINO_SHUFFLE(a, b, LANES) __builtin_shuffle(a, b, (wino_vi){LANES})
 #endif
-
-/* Input transform of tile row ty for every channel of grid (C planes): V (C, 16, ld) at
- * columns col.. (one per tile). Stores are whole vectors: up to VL - 1 lanes past the row's
- * tiles, overwritten by the next tile row or left in the ld slack. */
-static void wino_in_row(const float *grid, const wino_geom *w, int C, int ty, float *V, size_t col) {
-  const size_t pos = w->ld, wg = (size_t)w->g.wg;
-  for (int c = 0; c < C; c++) {
-    const float *src = grid + (size_t)c * w->g.plane + (size_t)(2 * ty) * wg;
-    float *dst = V + (size_t)c * wino_chan(w->ld) + col;
-    for (int t0 = 0; t0 < w->ntx; t0 += VL) {
-      vf e[4], o[4], e2[4], o2[4]; /* columns 2t, 2t+1, 2t+2, 2t+3 of the 4 grid rows */
-      for (int r = 0; r < 4; r++) {
-        const float *s = src + (size_t)r * wg + 2 * t0;
-        vf a = vload(s), b = vload(s + VL), a2 = vload(s + 2), b2 = vload(s + 2 + VL);
-        e[r] = WINO_SHUFFLE(a, b, WINO_EVEN_LANES);
-        o[r] = WINO_SHUFFLE(a, b, WINO_ODD_LANES);
-        e2[r] = WINO_SHUFFLE(a2, b2, WINO_EVEN_LANES);
-        o2[r] = WINO_SHUFFLE(a2, b2, WINO_ODD_LANES);
-      }
-      for (int i = 0; i < 4; i++) { /* row i of B^T, then the columns */
-        vf E, O, E2, O2;
-#define WINO_BT_ROW(X, i) \
-  ((i) == 0 ? X[0] - X[2] : (i) == 1 ? X[1] + X[2] : (i) == 2 ? X[2] - X[1] : X[1] - X[3])
-        E = WINO_BT_ROW(e, i);
-        O = WINO_BT_ROW(o, i);
-        E2 = WINO_BT_ROW(e2, i);
-        O2 = WINO_BT_ROW(o2, i);
-#undef WINO_BT_ROW
-        const vf u[4] = {E - E2, O + E2, E2 - O, O - O2};
-        for (int j = 0; j < 4; j++) memcpy(dst + (size_t)(4 * i + j) * pos + t0, &u[j], sizeof(vf));
-      }
-    }
-  }
-}
-
-/* Row r of out from the tile outputs y0 (even columns) and y1 (odd columns) of one group
- * of tiles: 2 * VL floats as whole vectors when `whole`, else the first n exactly. */
-static inline __attribute__((always_inline)) void wino_put_row(float *dst, vf y0, vf y1, int whole, int n) {
-  const vf lo = WINO_SHUFFLE(y0, y1, WINO_ZIP_LO_LANES), hi = WINO_SHUFFLE(y0, y1, WINO_ZIP_HI_LANES);
-  if (whole) {
-    memcpy(dst, &lo, sizeof lo);
-    memcpy(dst + VL, &hi, sizeof hi);
-    return;
-  }
-  float tmp[2 * VL];
-  memcpy(tmp, &lo, sizeof lo);
-  memcpy(tmp + VL, &hi, sizeof hi);
-  for (int x = 0; x < n && x < 2 * VL; x++) dst[x] = tmp[x];
-}
-
-/* Output transform of the tile row at columns col.. of M (K, 16, nq): rows 2ty, 2ty+1 of
- * out (K, oh, ow), plus bias (or none), max(0, .) with relu. Rows are stored as whole
- * vectors where the spill lands on what is written later; exactly where it would not: at
- * the end of a plane, and row 2ty when a row has several groups of tiles (its last group
- * would spill over row 2ty+1's first). */
-static void wino_out_row(const float *M, const wino_geom *w, int K, size_t col, int ty, float *out, int oh, int ow,
-                         const float *bias, int relu) {
-  const size_t pos = w->nq;
-  const int two = 2 * ty + 1 < oh;
-  for (int k = 0; k < K; k++) {
-    float *plane = out + (size_t)k * oh * ow, *plane_end = plane + (size_t)oh * ow;
-    const vf b = vsplat(bias ? bias[k] : 0.0f);
-    const float *mk = M + (size_t)k * wino_chan(w->nq) + col;
-    for (int t0 = 0; t0 < w->ntx; t0 += VL) {
-      vf s0[4], s1[4]; /* A^T on the rows of the 4x4 products */
-      for (int j = 0; j < 4; j++) {
-        const float *m = mk + (size_t)j * pos + t0;
-        vf m0 = vload(m), m1 = vload(m + 4 * pos), m2 = vload(m + 8 * pos), m3 = vload(m + 12 * pos);
-        s0[j] = m0 + m1 + m2;
-        s1[j] = m1 - m2 - m3;
-      }
-      vf y00 = s0[0] + s0[1] + s0[2] + b, y01 = s0[1] - s0[2] - s0[3] + b;
-      vf y10 = s1[0] + s1[1] + s1[2] + b, y11 = s1[1] - s1[2] - s1[3] + b;
-      if (relu) {
-        const vf z = vsplat(0.0f);
-        y00 = (vf)((wino_vi)y00 & (y00 > z));
-        y01 = (vf)((wino_vi)y01 & (y01 > z));
-        y10 = (vf)((wino_vi)y10 & (y10 > z));
-        y11 = (vf)((wino_vi)y11 & (y11 > z));
-      }
-      float *d0 = plane + (size_t)(2 * ty) * ow + 2 * t0, *d1 = d0 + ow;
-      const int n = ow - 2 * t0;
-      wino_put_row(d0, y00, y01, plane_end - d0 >= 2 * VL && w->ntx <= VL, n);
-      if (two) wino_put_row(d1, y10, y11, plane_end - d1 >= 2 * VL, n);
-    }
-  }
-}
-
-/* The kernel transform G g G^T of every 3x3 kernel of w (K, C, 3, 3): U (16, K, C); with
- * flip, of the flipped kernels and transposed: U (16, C, K) (dX). */
-static void wino_kernel(const float *w, int K, int C, int flip, float *U) {
-  for (int k = 0; k < K; k++)
-    for (int c = 0; c < C; c++) {
-      const float *g = w + ((size_t)k * C + c) * 9;
-      float f[9], t[4][3];
-      for (int a = 0; a < 9; a++) f[a] = flip ? g[8 - a] : g[a];
-      for (int x = 0; x < 3; x++) { /* G on the rows */
-        t[0][x] = f[x];
-        t[1][x] = 0.5f * (f[x] + f[3 + x] + f[6 + x]);
-        t[2][x] = 0.5f * (f[x] - f[3 + x] + f[6 + x]);
-        t[3][x] = f[6 + x];
-      }
-      const size_t at = flip ? (size_t)c * K + k : (size_t)k * C + c, pos = (size_t)K * C;
-      for (int i = 0; i < 4; i++) {
-        const float u[4] = {t[i][0], 0.5f * (t[i][0] + t[i][1] + t[i][2]), 0.5f * (t[i][0] - t[i][1] + t[i][2]),
-                            t[i][2]};
-        for (int j = 0; j < 4; j++) U[(size_t)(4 * i + j) * pos + at] = u[j];
-      }
-    }
-}
-
-/* The grid geometry of the products of one position: a 1x1 correlation of the chunk's
- * V (C, 16, ld) into M (K, 16, nq), nq outputs per filter. */
-static corr_geom wino_gemm_geom(const wino_geom *w) {
-  corr_geom g = {0};
-  g.wg = (int)w->ld;
-  g.nq = w->nq;
-  g.plane = wino_chan(w->ld);
-  g.ldo = wino_chan(w->nq);
-  return g;
-}
-
-/* Copy img (C, h, w) into the grid as to_grid does, masked by the ReLU output (mask > 0). */
-static void to_grid_masked(const float *img, const float *mask, int C, int h, int w, const corr_geom *g,
-                           float *grid) {
-  for (int c = 0; c < C; c++)
-    for (int y = 0; y < h; y++) {
-      size_t at = ((size_t)c * h + y) * w;
-      relu_mask(mask + at, img + at, (size_t)w, grid + (size_t)c * g->plane + (size_t)(y + g->top) * g->wg + g->left);
-    }
-}
-
-/* Floats of scratch wino_conv needs. */
-static size_t wino_conv_floats(const wino_geom *w, int Cin, int Kout) {
-  return wino_grid_floats(w, Cin) + (size_t)Cin * wino_chan(w->ld) + (size_t)Kout * wino_chan(w->nq) + VL;
-}
-
-/* in (n, Cin, ih, iw) (times mask > 0 when mask is not NULL), U (16, Kout, Cin) -> out
- * (n, Kout, oh, ow) (+ bias, max(0, .) with relu). ws: wino_conv_floats, 64-byte aligned. */
-static void wino_conv(const wino_geom *w, int Cin, int Kout, const float *U, const float *in, const float *mask,
-                      int n, int ih, int iw, float *out, int oh, int ow, const float *bias, int relu, float *ws) {
-  float *grid = ws, *V = grid + wino_grid_floats(w, Cin), *M = V + (size_t)Cin * wino_chan(w->ld);
-  memset(grid, 0, wino_grid_floats(w, Cin) * sizeof *grid);
-  memset(V, 0, (size_t)Cin * wino_chan(w->ld) * sizeof *V); /* the slots past the last tile of a chunk */
-  const corr_geom g1 = wino_gemm_geom(w);
-  const size_t isz = (size_t)Cin * ih * iw, osz = (size_t)Kout * oh * ow;
-  int sample[w->rows], trow[w->rows], r = 0;
-  for (int i = 0; i < n; i++) {
-    if (mask)
-      to_grid_masked(in + (size_t)i * isz, mask + (size_t)i * isz, Cin, ih, iw, &w->g, grid);
-    else
-      to_grid(in + (size_t)i * isz, Cin, ih, iw, &w->g, grid);
-    for (int ty = 0; ty < w->nty; ty++) {
-      wino_in_row(grid, w, Cin, ty, V, (size_t)r * w->ntx);
-      sample[r] = i;
-      trow[r++] = ty;
-      if (r < w->rows && !(i == n - 1 && ty == w->nty - 1)) continue;
-      for (int p = 0; p < 16; p++)
-        corr_forward(V + (size_t)p * w->ld, &g1, Cin, Kout, 1, U + (size_t)p * Kout * Cin, M + (size_t)p * w->nq);
-      for (int j = 0; j < r; j++)
-        wino_out_row(M, w, Kout, (size_t)j * w->ntx, trow[j], out + (size_t)sample[j] * osz, oh, ow, bias, relu);
-      r = 0;
-    }
-  }
-}
-
-/* dW works on channel-minor copies instead: x and the (masked) dy in "HWC" grids, one run of
- * cp = C rounded up to whole vectors floats per pixel; the transforms of a tile vectorised
- * over channels into Vt (16, tiles, cp) and Et (16, tiles, kp); the products accumulate
- * Wt (16, cp, kp) += Vt_p^T Et_p in registers (filters along the vector, a channel
- * broadcast), so that no lane sums are left to reduce. */
-enum { WINO_DW_CHUNK = 64 }; /* tiles whose transforms are gathered before the products */
-
-static size_t wino_round(int n) { return ((size_t)n + VL - 1) / VL * VL; }
-
-/* Floats from one position's (tiles, cp) matrix to the next: a cache line more, so that the
- * 16 positions of a tile do not share an L1 set. */
-static size_t wino_dw_pos(int ch) { return WINO_DW_CHUNK * wino_round(ch) + VL; }
-
-/* Floats of scratch wino_dw needs. */
-static size_t wino_dw_floats(const wino_geom *w, int C, int K) {
-  return (size_t)w->g.hg * (size_t)w->g.wg * wino_round(C) + (size_t)(4 * w->nty * w->ntx) * wino_round(K) +
-         16 * (wino_dw_pos(C) + wino_dw_pos(K));
-}
 
 /* Transpose the 16 x 16 floats r[0..15] in place: four rounds of r'[2i], r'[2i+1] = the
  * interleaved lanes of r[i] and r[i+8], each a rotation of the (row, column) bits. */
@@ -488,7 +298,7 @@ static inline __attribute__((always_inline)) void transpose16(vf r[16]) {
   }
 }
 
-/* VL floats of v from p, or the n < VL left before end and zeros. */
+/* VL floats from p, or the fewer left before end and zeros. */
 static inline vf vload_upto(const float *p, const float *end) {
   if (end - p >= VL) return vload(p);
   float t[VL] = {0};
@@ -526,9 +336,79 @@ static void to_grid_hwc(const float *img, const float *mask, int C, int h, int w
       }
 }
 
+/* out (K, h, w) = the first K channels of a channel-minor grid (gw pixels wide, kp floats a
+ * pixel, the image at its corner) + bias (or none), max(0, .) with relu. Rows are stored as
+ * whole vectors where the spill lands on the next row (written later), exactly at the end of
+ * a plane. */
+static void from_grid_hwc(const float *grid, int gw, size_t kp, int K, int h, int w, const float *bias, int relu,
+                          float *out) {
+  for (int k0 = 0; k0 < K; k0 += VL)
+    for (int y = 0; y < h; y++)
+      for (int x0 = 0; x0 < w; x0 += VL) {
+        vf r[16];
+        for (int x = 0; x < VL; x++)
+          r[x] = x0 + x < w ? vload(grid + ((size_t)y * gw + x0 + x) * kp + k0) : (vf){0};
+        transpose16(r);
+        for (int j = 0; j < VL && k0 + j < K; j++) {
+          vf v = r[j] + vsplat(bias ? bias[k0 + j] : 0.0f);
+          if (relu) v = (vf)((wino_vi)v & (v > vsplat(0.0f)));
+          float *plane = out + (size_t)(k0 + j) * h * w, *dst = plane + (size_t)y * w + x0;
+          if (plane + (size_t)h * w - dst >= VL) {
+            memcpy(dst, &v, sizeof v);
+          } else {
+            float t[VL];
+            memcpy(t, &v, sizeof v);
+            for (int x = 0; x < w - x0; x++) dst[x] = t[x];
+          }
+        }
+      }
+}
+
+/* out rows i0.. (IB) x vectors k0.. (KB of VL) (+)= sum over r < nr of a(i, r) b[r][k], where
+ * a(i, r) = a[i * sai + r * sar] and b, out have rows kp floats apart. acc_in: add to out. */
+static inline __attribute__((always_inline)) void wino_mm_tile(const float *a, size_t sai, size_t sar, const float *b,
+                                                               size_t kp, int nr, float *out, int i0, size_t k0,
+                                                               int acc_in, const int IB, const int KB) {
+  vf acc[6][4];
+  for (int i = 0; i < IB; i++)
+    for (int j = 0; j < KB; j++)
+      acc[i][j] = acc_in ? vload(out + (size_t)(i0 + i) * kp + k0 + (size_t)j * VL) : (vf){0};
+  for (int r = 0; r < nr; r++) {
+    vf bv[4];
+    for (int j = 0; j < KB; j++) bv[j] = vload(b + (size_t)r * kp + k0 + (size_t)j * VL);
+    for (int i = 0; i < IB; i++) {
+      const vf av = vsplat(a[(size_t)(i0 + i) * sai + (size_t)r * sar]);
+      for (int j = 0; j < KB; j++) acc[i][j] += av * bv[j];
+    }
+  }
+  for (int i = 0; i < IB; i++)
+    for (int j = 0; j < KB; j++) memcpy(out + (size_t)(i0 + i) * kp + k0 + (size_t)j * VL, &acc[i][j], sizeof(vf));
+}
+
+/* KB vectors of columns from k0, every row: blocks of 6, then 2, then 1. */
+static inline __attribute__((always_inline)) void wino_mm_cols(const float *a, size_t sai, size_t sar, int ni,
+                                                               const float *b, size_t kp, int nr, float *out,
+                                                               size_t k0, int acc_in, const int KB) {
+  int i = 0;
+  for (; i + 6 <= ni; i += 6) wino_mm_tile(a, sai, sar, b, kp, nr, out, i, k0, acc_in, 6, KB);
+  for (; i + 2 <= ni; i += 2) wino_mm_tile(a, sai, sar, b, kp, nr, out, i, k0, acc_in, 2, KB);
+  for (; i < ni; i++) wino_mm_tile(a, sai, sar, b, kp, nr, out, i, k0, acc_in, 1, KB);
+}
+
+/* out (ni, kp) (+)= A (ni, nr) . b (nr, kp), A(i, r) = a[i * sai + r * sar]: the products
+ * of one position (forward and dX: tiles x channels . channels x filters; dW: channels x
+ * tiles . tiles x filters). The order of the sums is fixed. */
+static void wino_mm(const float *a, size_t sai, size_t sar, int ni, const float *b, size_t kp, int nr, float *out,
+                    int acc_in) {
+  size_t k0 = 0;
+  for (; k0 + 4 * VL <= kp; k0 += 4 * VL) wino_mm_cols(a, sai, sar, ni, b, kp, nr, out, k0, acc_in, 4);
+  for (; k0 + 2 * VL <= kp; k0 += 2 * VL) wino_mm_cols(a, sai, sar, ni, b, kp, nr, out, k0, acc_in, 2);
+  for (; k0 < kp; k0 += VL) wino_mm_cols(a, sai, sar, ni, b, kp, nr, out, k0, acc_in, 1);
+}
+
 /* B^T d B of the 4x4 pixels from (2ty, 2tx) of a channel-minor grid: position p at
- * Vt + p * pos (cp floats). */
-static void wino_dw_in_tile(const float *g, int gw, size_t cp, int ty, int tx, float *Vt, size_t pos) {
+ * V + p * pos (cp floats). */
+static void wino_in_tile(const float *g, int gw, size_t cp, int ty, int tx, float *V, size_t pos) {
   for (size_t c0 = 0; c0 < cp; c0 += VL) {
     vf d[4][4], a[4][4];
     for (int r = 0; r < 4; r++)
@@ -541,13 +421,93 @@ static void wino_dw_in_tile(const float *g, int gw, size_t cp, int ty, int tx, f
     }
     for (int i = 0; i < 4; i++) {
       const vf u[4] = {a[i][0] - a[i][2], a[i][1] + a[i][2], a[i][2] - a[i][1], a[i][1] - a[i][3]};
-      for (int j = 0; j < 4; j++) memcpy(Vt + (size_t)(4 * i + j) * pos + c0, &u[j], sizeof(vf));
+      for (int j = 0; j < 4; j++) memcpy(V + (size_t)(4 * i + j) * pos + c0, &u[j], sizeof(vf));
     }
   }
 }
 
-/* A E A^T of the 2x2 pixels from (2ty, 2tx) of a channel-minor dy grid: Et + p * pos. */
-static void wino_dw_dy_tile(const float *g, int gw, size_t kp, int ty, int tx, float *Et, size_t pos) {
+/* A^T m A of one tile's 16 products (position p at M + p * pos, kp floats): its 2x2 outputs
+ * at (2ty, 2tx) of a channel-minor grid gw pixels wide. */
+static void wino_out_tile(const float *M, size_t pos, size_t kp, float *g, int gw, int ty, int tx) {
+  for (size_t k0 = 0; k0 < kp; k0 += VL) {
+    vf s0[4], s1[4]; /* A^T on the rows, then on the columns */
+    for (int j = 0; j < 4; j++) {
+      const vf m0 = vload(M + (size_t)j * pos + k0), m1 = vload(M + (size_t)(4 + j) * pos + k0);
+      const vf m2 = vload(M + (size_t)(8 + j) * pos + k0), m3 = vload(M + (size_t)(12 + j) * pos + k0);
+      s0[j] = m0 + m1 + m2;
+      s1[j] = m1 - m2 - m3;
+    }
+    const vf y[2][2] = {{s0[0] + s0[1] + s0[2], s0[1] - s0[2] - s0[3]}, {s1[0] + s1[1] + s1[2], s1[1] - s1[2] - s1[3]}};
+    for (int a = 0; a < 2; a++)
+      for (int b = 0; b < 2; b++) memcpy(g + ((size_t)(2 * ty + a) * gw + 2 * tx + b) * kp + k0, &y[a][b], sizeof(vf));
+  }
+}
+
+/* The kernel transform G g G^T of every 3x3 kernel of w (K, C, 3, 3) into U (16, cp, kp)
+ * (zero padded); with flip, of the flipped kernels, transposed: U (16, kp, cp) (dX). */
+static void wino_kernel(const float *w, int K, int C, int flip, float *U) {
+  const size_t cp = wino_round(C), kp = wino_round(K), pos = cp * kp;
+  memset(U, 0, 16 * pos * sizeof *U);
+  for (int k = 0; k < K; k++)
+    for (int c = 0; c < C; c++) {
+      const float *g = w + ((size_t)k * C + c) * 9;
+      float f[9], t[4][3];
+      for (int a = 0; a < 9; a++) f[a] = flip ? g[8 - a] : g[a];
+      for (int x = 0; x < 3; x++) { /* G on the rows */
+        t[0][x] = f[x];
+        t[1][x] = 0.5f * (f[x] + f[3 + x] + f[6 + x]);
+        t[2][x] = 0.5f * (f[x] - f[3 + x] + f[6 + x]);
+        t[3][x] = f[6 + x];
+      }
+      const size_t at = flip ? (size_t)k * cp + c : (size_t)c * kp + k;
+      for (int i = 0; i < 4; i++) {
+        const float u[4] = {t[i][0], 0.5f * (t[i][0] + t[i][1] + t[i][2]), 0.5f * (t[i][0] - t[i][1] + t[i][2]),
+                            t[i][2]};
+        for (int j = 0; j < 4; j++) U[(size_t)(4 * i + j) * pos + at] = u[j];
+      }
+    }
+}
+
+/* Floats of scratch wino_conv needs. */
+static size_t wino_conv_floats(const wino_geom *w, int Cin, int Kout) {
+  const int nt = w->spc * w->ntx * w->nty;
+  return (size_t)w->hg * w->wg * wino_round(Cin) + 16 * wino_pos(nt, Cin) + 16 * wino_pos(nt, Kout) +
+         (size_t)nt * 4 * wino_round(Kout);
+}
+
+/* in (n, Cin, ih, iw) (times mask > 0 when mask is not NULL), U (16, cp, kp) -> out
+ * (n, Kout, oh, ow) (+ bias, max(0, .) with relu), spc samples at a time. */
+static void wino_conv(const wino_geom *w, int Cin, int Kout, const float *U, const float *in, const float *mask,
+                      int n, int ih, int iw, float *out, int oh, int ow, const float *bias, int relu, float *ws) {
+  const size_t cp = wino_round(Cin), kp = wino_round(Kout), tps = (size_t)w->ntx * w->nty;
+  const size_t vpos = wino_pos(w->spc * (int)tps, Cin), mpos = wino_pos(w->spc * (int)tps, Kout);
+  const size_t gsz = (size_t)w->hg * w->wg * cp;
+  float *grid = ws, *V = grid + gsz, *M = V + 16 * vpos, *og = M + 16 * mpos;
+  const int ow2 = 2 * w->ntx;
+  memset(grid, 0, gsz * sizeof *grid);
+  const size_t isz = (size_t)Cin * ih * iw, ysz = (size_t)Kout * oh * ow;
+  for (int s0 = 0; s0 < n; s0 += w->spc) {
+    const int ns = n - s0 < w->spc ? n - s0 : w->spc;
+    for (int s = 0; s < ns; s++) {
+      const size_t at = (size_t)(s0 + s) * isz;
+      to_grid_hwc(in + at, mask ? mask + at : NULL, Cin, ih, iw, w->top, w->left, w->wg, cp, grid);
+      for (int ty = 0; ty < w->nty; ty++)
+        for (int tx = 0; tx < w->ntx; tx++)
+          wino_in_tile(grid, w->wg, cp, ty, tx, V + ((size_t)s * tps + (size_t)ty * w->ntx + tx) * cp, vpos);
+    }
+    for (int p = 0; p < 16; p++)
+      wino_mm(V + p * vpos, cp, 1, ns * (int)tps, U + (size_t)p * cp * kp, kp, Cin, M + p * mpos, 0);
+    for (int s = 0; s < ns; s++) {
+      for (int ty = 0; ty < w->nty; ty++)
+        for (int tx = 0; tx < w->ntx; tx++)
+          wino_out_tile(M + ((size_t)s * tps + (size_t)ty * w->ntx + tx) * kp, mpos, kp, og, ow2, ty, tx);
+      from_grid_hwc(og, ow2, kp, Kout, oh, ow, bias, relu, out + (size_t)(s0 + s) * ysz);
+    }
+  }
+}
+
+/* A E A^T of the 2x2 pixels from (2ty, 2tx) of a channel-minor dy grid: E + p * pos. */
+static void wino_dy_tile(const float *g, int gw, size_t kp, int ty, int tx, float *E, size_t pos) {
   for (size_t k0 = 0; k0 < kp; k0 += VL) {
     vf e[2][2], a[4][2];
     for (int r = 0; r < 2; r++)
@@ -560,62 +520,32 @@ static void wino_dw_dy_tile(const float *g, int gw, size_t kp, int ty, int tx, f
     }
     for (int i = 0; i < 4; i++) {
       const vf u[4] = {a[i][0], a[i][0] + a[i][1], a[i][0] - a[i][1], -a[i][1]};
-      for (int j = 0; j < 4; j++) memcpy(Et + (size_t)(4 * i + j) * pos + k0, &u[j], sizeof(vf));
+      for (int j = 0; j < 4; j++) memcpy(E + (size_t)(4 * i + j) * pos + k0, &u[j], sizeof(vf));
     }
   }
 }
 
-/* Wt rows c0.. (CB channels) x vectors k0.. (KB of VL filters) += sum over nt tiles of
- * Vt[t][c] * Et[t][k]. */
-static inline __attribute__((always_inline)) void wino_dw_tile(const float *Vt, size_t cp, const float *Et,
-                                                               size_t kp, int nt, float *Wt, int c0, size_t k0,
-                                                               const int CB, const int KB) {
-  vf acc[6][4];
-  for (int i = 0; i < CB; i++)
-    for (int j = 0; j < KB; j++) acc[i][j] = vload(Wt + (size_t)(c0 + i) * kp + k0 + (size_t)j * VL);
-  for (int t = 0; t < nt; t++) {
-    vf e[4];
-    for (int j = 0; j < KB; j++) e[j] = vload(Et + (size_t)t * kp + k0 + (size_t)j * VL);
-    for (int i = 0; i < CB; i++) {
-      const vf v = vsplat(Vt[(size_t)t * cp + (size_t)c0 + (size_t)i]);
-      for (int j = 0; j < KB; j++) acc[i][j] += v * e[j];
-    }
-  }
-  for (int i = 0; i < CB; i++)
-    for (int j = 0; j < KB; j++) memcpy(Wt + (size_t)(c0 + i) * kp + k0 + (size_t)j * VL, &acc[i][j], sizeof(vf));
-}
-
-/* KB vectors of filters from k0, every channel: tiles of 6, then 2, then 1. */
-static inline __attribute__((always_inline)) void wino_dw_cols(const float *Vt, int C, size_t cp, const float *Et,
-                                                               size_t kp, int nt, float *Wt, size_t k0, const int KB) {
-  int c = 0;
-  for (; c + 6 <= C; c += 6) wino_dw_tile(Vt, cp, Et, kp, nt, Wt, c, k0, 6, KB);
-  for (; c + 2 <= C; c += 2) wino_dw_tile(Vt, cp, Et, kp, nt, Wt, c, k0, 2, KB);
-  for (; c < C; c++) wino_dw_tile(Vt, cp, Et, kp, nt, Wt, c, k0, 1, KB);
-}
-
-/* Wt (cp, kp) += Vt (nt, cp)^T Et (nt, kp), channels c < C */
-static void wino_dw_products(const float *Vt, int C, size_t cp, const float *Et, size_t kp, int nt, float *Wt) {
-  size_t k0 = 0;
-  for (; k0 + 4 * VL <= kp; k0 += 4 * VL) wino_dw_cols(Vt, C, cp, Et, kp, nt, Wt, k0, 4);
-  for (; k0 + 2 * VL <= kp; k0 += 2 * VL) wino_dw_cols(Vt, C, cp, Et, kp, nt, Wt, k0, 2);
-  for (; k0 < kp; k0 += VL) wino_dw_cols(Vt, C, cp, Et, kp, nt, Wt, k0, 1);
+/* Floats of scratch wino_dw needs. */
+static size_t wino_dw_floats(const wino_geom *w, int C, int K) {
+  return (size_t)w->hg * (size_t)w->wg * wino_round(C) + (size_t)(4 * w->nty * w->ntx) * wino_round(K) +
+         16 * (wino_pos(WINO_DW_CHUNK, C) + wino_pos(WINO_DW_CHUNK, K));
 }
 
 /* Over the micro-batch x (n, C, H, W) and dy (n, K, Ho, Wo) (times mask > 0 when mask is not
  * NULL): Wt (16, cp, kp) += sum over tiles of (B^T d B)_p (A E A^T)_p, db (K) += sum of dy. */
 static void wino_dw(const wino_geom *w, int C, int K, const float *x, int H, int W, const float *dy,
                     const float *mask, int n, int Ho, int Wo, float *Wt, float *db, float *ws) {
-  const size_t cp = wino_round(C), kp = wino_round(K), vpos = wino_dw_pos(C), epos = wino_dw_pos(K);
-  const int gw = w->g.wg, yw = 2 * w->ntx; /* dy grid: dy at its corner, 2 nty x 2 ntx pixels */
-  const size_t gx_n = (size_t)w->g.hg * (size_t)gw * cp, gy_n = (size_t)(2 * w->nty) * (size_t)yw * kp;
-  float *gx = ws, *gy = gx + gx_n, *Vt = gy + gy_n, *Et = Vt + 16 * vpos;
+  const size_t cp = wino_round(C), kp = wino_round(K), vpos = wino_pos(WINO_DW_CHUNK, C);
+  const size_t epos = wino_pos(WINO_DW_CHUNK, K);
+  const int yw = 2 * w->ntx; /* dy grid: dy at its corner, 2 nty x 2 ntx pixels */
+  const size_t gx_n = (size_t)w->hg * (size_t)w->wg * cp, gy_n = (size_t)(2 * w->nty) * (size_t)yw * kp;
+  float *gx = ws, *gy = gx + gx_n, *V = gy + gy_n, *E = V + 16 * vpos;
   memset(gx, 0, gx_n * sizeof *gx);
   memset(gy, 0, gy_n * sizeof *gy);
   const size_t xsz = (size_t)C * H * W, ysz = (size_t)K * Ho * Wo;
   int nt = 0;
   for (int i = 0; i < n; i++) {
-    to_grid_hwc(x + (size_t)i * xsz, NULL, C, H, W, w->g.top, w->g.left, gw, cp, gx);
+    to_grid_hwc(x + (size_t)i * xsz, NULL, C, H, W, w->top, w->left, w->wg, cp, gx);
     to_grid_hwc(dy + (size_t)i * ysz, mask ? mask + (size_t)i * ysz : NULL, K, Ho, Wo, 0, 0, yw, kp, gy);
     for (size_t k0 = 0; k0 < kp; k0 += VL) { /* db: per-lane sums over the pixels */
       vf sum = {0};
@@ -625,11 +555,10 @@ static void wino_dw(const wino_geom *w, int C, int K, const float *x, int H, int
     }
     for (int ty = 0; ty < w->nty; ty++)
       for (int tx = 0; tx < w->ntx; tx++) {
-        wino_dw_in_tile(gx, gw, cp, ty, tx, Vt + (size_t)nt * cp, vpos);
-        wino_dw_dy_tile(gy, yw, kp, ty, tx, Et + (size_t)nt * kp, epos);
+        wino_in_tile(gx, w->wg, cp, ty, tx, V + (size_t)nt * cp, vpos);
+        wino_dy_tile(gy, yw, kp, ty, tx, E + (size_t)nt * kp, epos);
         if (++nt < WINO_DW_CHUNK && !(i == n - 1 && ty == w->nty - 1 && tx == w->ntx - 1)) continue;
-        for (int p = 0; p < 16; p++)
-          wino_dw_products(Vt + (size_t)p * vpos, C, cp, Et + (size_t)p * epos, kp, nt, Wt + (size_t)p * cp * kp);
+        for (int p = 0; p < 16; p++) wino_mm(V + p * vpos, 1, cp, C, E + p * epos, kp, nt, Wt + (size_t)p * cp * kp, 1);
         nt = 0;
       }
   }
@@ -705,8 +634,9 @@ static jc_code conv_init(jc_layer *l, const jc_section *sec, jc_err *err) {
   c->fwd_direct = c->corr && (few || (big && deep));
   c->dw_direct = c->corr && few;
   c->dx_direct = c->corr && (few || big);
-  /* Winograd for 3x3 with >= 16 channels in and out (the lecture model's 32 -> 64 conv) */
-  c->wino = c->corr && f == 3 && l->in.c >= 16 && k >= 16 && big;
+  /* Winograd for 3x3 with >= 16 channels in and out (the lecture model's 32 -> 64 and 64 -> 64
+   * convs); with 3 input channels (its first conv) the transforms cost more than they save */
+  c->wino = c->corr && f == 3 && l->in.c >= 16 && k >= 16;
   size_t cols = (size_t)l->in.c * (size_t)(f * f) * (size_t)ho * (size_t)wo; /* one sample's column matrix */
   /* + VL: room to align (align_vec); cols + VL of slack (im2col_grid); one sample's dy
    * masked by the fused ReLU (relu_out) */
@@ -844,7 +774,7 @@ static void conv_forward(const jc_layer *l, const float *params, const float *x,
   if (c->wino) {
     float *U = align_vec(ctx->ws);
     wino_kernel(w, K, C, 0, U);
-    wino_conv(&c->wf, C, K, U, x, NULL, n, H, W, y, Ho, Wo, b, l->relu_out, U + 16 * (size_t)K * C);
+    wino_conv(&c->wf, C, K, U, x, NULL, n, H, W, y, Ho, Wo, b, l->relu_out, U + 16 * wino_round(C) * wino_round(K));
     return;
   }
   if (c->fwd_direct) {
