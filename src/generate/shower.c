@@ -20,30 +20,34 @@
 #define N_FLAVOURS 5
 #define STACK_MAX 256
 
+#define B0 ((33.0 - 2.0 * N_FLAVOURS) / (12.0 * M_PI))
+
 double gen_alpha_s(double kt) {
   if (kt < GEN_SHOWER_KT_CUT) kt = GEN_SHOWER_KT_CUT;
-  double b0 = (33.0 - 2.0 * N_FLAVOURS) / (12.0 * M_PI);
-  return 1.0 / (b0 * log(kt * kt / (LAMBDA_QCD * LAMBDA_QCD)));
+  return 1.0 / (B0 * log(kt * kt / (LAMBDA_QCD * LAMBDA_QCD)));
 }
 
 /* Next emission below *theta for a parton of energy e. On success sets *theta and *z and
  * returns 1; returns 0 when the parton reaches the cut-off without emitting. */
 static int next_emission(gen_rng *rng, double e, double colour, double theta_min, double *theta, double *z) {
-  static double as_max = 0.0; /* alpha_s at the cut-off: every thread computes the same value */
-  if (as_max == 0.0) as_max = gen_alpha_s(GEN_SHOWER_KT_CUT);
+  /* ln(kT / Lambda) and alpha_s at the cut-off (constants: the compiler folds them) */
+  const double log_kt_cut_over_lambda = log(GEN_SHOWER_KT_CUT / LAMBDA_QCD);
+  const double as_max = 1.0 / (2.0 * B0 * log_kt_cut_over_lambda);
   double a = as_max * colour / M_PI;
   double l = log(e * *theta / GEN_SHOWER_KT_CUT);
+  /* the dead cone theta < theta_min is L < l_min: angles only decrease, so it ends the search */
+  double l_min = theta_min > 0.0 ? log(e * theta_min / GEN_SHOWER_KT_CUT) : -1.0;
   while (l > 0.0) {
     double l2 = l * l + (2.0 / a) * log(gen_rng_uniform(rng));
     if (l2 <= 0.0) return 0;
     l = sqrt(l2);
-    double th = GEN_SHOWER_KT_CUT * exp(l) / e;
-    if (th < theta_min) return 0; /* angles only decrease: the rest lies in the dead cone */
-    double zz = exp(-l * gen_rng_uniform(rng)); /* ln z uniform in [-L, 0] */
-    double kt = zz * e * th;
-    double accept = gen_alpha_s(kt) / as_max * 0.5 * (1.0 + (1.0 - zz) * (1.0 - zz));
+    if (l < l_min) return 0;
+    double u = gen_rng_uniform(rng), zz = exp(-l * u); /* ln z uniform in [-L, 0] */
+    /* kT = z E theta = kT_cut e^{L (1 - u)}: alpha_s(kT) without a logarithm */
+    double as = 1.0 / (2.0 * B0 * (log_kt_cut_over_lambda + l * (1.0 - u)));
+    double accept = as / as_max * 0.5 * (1.0 + (1.0 - zz) * (1.0 - zz));
     if (gen_rng_uniform(rng) < accept) {
-      *theta = th;
+      *theta = GEN_SHOWER_KT_CUT * exp(l) / e;
       *z = zz;
       return 1;
     }
