@@ -274,6 +274,10 @@ static wino_geom wino_geom_make(int out_h, int out_w, int top, int left) {
  * 16 positions of a tile do not share an L1 set. */
 static size_t wino_pos(int rows, int ch) { return (size_t)rows * wino_round(ch) + VL; }
 
+/* Floats from one position's (cp, kp) kernel matrix (U, or the dW sums) to the next: also a
+ * cache line more than the matrix (often a multiple of 4 KiB). */
+static size_t wino_upos(int C, int K) { return wino_round(C) * wino_round(K) + VL; }
+
 /* Lanes as in pool.c: interleave a and b: a0 b0 a1 b1 ... (LO: lanes 0-7 of each, HI: 8-15);
  * GCC's __builtin_shuffle, clang's __builtin_shufflevector (the fuzz build). */
 #define WINO_ZIP_LO_LANES 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23
@@ -444,9 +448,10 @@ static void wino_out_tile(const float *M, size_t pos, size_t kp, float *g, int g
 }
 
 /* The kernel transform G g G^T of every 3x3 kernel of w (K, C, 3, 3) into U (16, cp, kp)
- * (zero padded); with flip, of the flipped kernels, transposed: U (16, kp, cp) (dX). */
+ * (zero padded, positions wino_upos apart); with flip, of the flipped kernels, transposed:
+ * U (16, kp, cp) (dX). */
 static void wino_kernel(const float *w, int K, int C, int flip, float *U) {
-  const size_t cp = wino_round(C), kp = wino_round(K), pos = cp * kp;
+  const size_t cp = wino_round(C), kp = wino_round(K), pos = wino_upos(C, K);
   memset(U, 0, 16 * pos * sizeof *U);
   for (int k = 0; k < K; k++)
     for (int c = 0; c < C; c++) {
@@ -496,7 +501,7 @@ static void wino_conv(const wino_geom *w, int Cin, int Kout, const float *U, con
           wino_in_tile(grid, w->wg, cp, ty, tx, V + ((size_t)s * tps + (size_t)ty * w->ntx + tx) * cp, vpos);
     }
     for (int p = 0; p < 16; p++)
-      wino_mm(V + p * vpos, cp, 1, ns * (int)tps, U + (size_t)p * cp * kp, kp, Cin, M + p * mpos, 0);
+      wino_mm(V + p * vpos, cp, 1, ns * (int)tps, U + p * wino_upos(Cin, Kout), kp, Cin, M + p * mpos, 0);
     for (int s = 0; s < ns; s++) {
       for (int ty = 0; ty < w->nty; ty++)
         for (int tx = 0; tx < w->ntx; tx++)
@@ -558,7 +563,7 @@ static void wino_dw(const wino_geom *w, int C, int K, const float *x, int H, int
         wino_in_tile(gx, w->wg, cp, ty, tx, V + (size_t)nt * cp, vpos);
         wino_dy_tile(gy, yw, kp, ty, tx, E + (size_t)nt * kp, epos);
         if (++nt < WINO_DW_CHUNK && !(i == n - 1 && ty == w->nty - 1 && tx == w->ntx - 1)) continue;
-        for (int p = 0; p < 16; p++) wino_mm(V + p * vpos, 1, cp, C, E + p * epos, kp, nt, Wt + (size_t)p * cp * kp, 1);
+        for (int p = 0; p < 16; p++) wino_mm(V + p * vpos, 1, cp, C, E + p * epos, kp, nt, Wt + p * wino_upos(C, K), 1);
         nt = 0;
       }
   }
@@ -566,7 +571,7 @@ static void wino_dw(const wino_geom *w, int C, int K, const float *x, int H, int
 
 /* dw (K, C, 3, 3) += G^T Wt_ck G for every (k, c) of Wt (16, cp, kp). */
 static void wino_dw_finish(const float *Wt, int K, int C, float *dw) {
-  const size_t kp = wino_round(K), pos = wino_round(C) * kp;
+  const size_t kp = wino_round(K), pos = wino_upos(C, K);
   for (size_t kc = 0; kc < (size_t)K * C; kc++) {
     float t[3][4], *d = dw + kc * 9;
     const float *wt = Wt + (kc % (size_t)C) * kp + kc / (size_t)C;
@@ -660,7 +665,7 @@ static jc_code conv_init(jc_layer *l, const jc_section *sec, jc_err *err) {
     size_t need = wino_conv_floats(&c->wf, C, K), nx = wino_conv_floats(&c->wx, K, C), nw = wino_dw_floats(&c->wf, C, K);
     if (nx > need) need = nx;
     if (nw > need) need = nw;
-    need += VL + 16 * wino_round(C) * wino_round(K); /* align_vec, then U or the dW products */
+    need += VL + 16 * wino_upos(C, K); /* align_vec, then U or the dW products */
     if (need > l->ws_fixed) l->ws_fixed = need;
   }
   l->out = (jc_shape){(int)k, ho, wo};
@@ -774,7 +779,7 @@ static void conv_forward(const jc_layer *l, const float *params, const float *x,
   if (c->wino) {
     float *U = align_vec(ctx->ws);
     wino_kernel(w, K, C, 0, U);
-    wino_conv(&c->wf, C, K, U, x, NULL, n, H, W, y, Ho, Wo, b, l->relu_out, U + 16 * wino_round(C) * wino_round(K));
+    wino_conv(&c->wf, C, K, U, x, NULL, n, H, W, y, Ho, Wo, b, l->relu_out, U + 16 * wino_upos(C, K));
     return;
   }
   if (c->fwd_direct) {
@@ -822,7 +827,7 @@ static void conv_backward(const jc_layer *l, const float *params, const float *x
   const size_t n_w = (size_t)K * (size_t)cff;
   if (c->wino) {
     /* the 16 dW products (16, cp, kp), then the kernel transform for dX in the same place */
-    const size_t nwh = 16 * wino_round(C) * wino_round(K);
+    const size_t nwh = 16 * wino_upos(C, K);
     float *Wh = align_vec(ctx->ws), *rest = Wh + nwh;
     const float *mask = l->relu_out ? y : NULL;
     memset(Wh, 0, nwh * sizeof *Wh);
