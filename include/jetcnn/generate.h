@@ -55,6 +55,8 @@ static inline gen_p4 gen_p4_diff(gen_p4 a, gen_p4 b) { return (gen_p4){a.e - b.e
 static inline double gen_p4_pt(gen_p4 p) { return sqrt(p.px * p.px + p.py * p.py); }
 /* Pseudorapidity; 0 for a particle along the beam with no transverse momentum. */
 double gen_p4_eta(gen_p4 p);
+/* The same from pT and pz, for callers that have pT already. */
+double gen_eta_pt(double pt, double pz);
 /* Azimuth in (-pi, pi]; 0 for a particle along the beam. */
 double gen_p4_phi(gen_p4 p);
 /* atan2(y, x) to a few ulp, about twice as fast as libm's (a table of 33 arctangents and a

@@ -13,14 +13,15 @@ gen_p4 gen_p4_from_pt_eta_phi_m(double pt, double eta, double phi, double m) {
   return p;
 }
 
-double gen_p4_eta(gen_p4 p) {
-  double pt2 = p.px * p.px + p.py * p.py;
-  if (pt2 == 0.0) return 0.0;
+double gen_eta_pt(double pt, double pz) {
+  if (pt == 0.0) return 0.0;
   /* asinh(pz / pT) = ln((|p| + |pz|) / pT) with the sign of pz: one log (a third of libm's
    * asinh), and no cancellation for either sign */
-  double eta = log((sqrt(pt2 + p.pz * p.pz) + fabs(p.pz)) / sqrt(pt2));
-  return p.pz < 0.0 ? -eta : eta;
+  double eta = log((sqrt(pt * pt + pz * pz) + fabs(pz)) / pt);
+  return pz < 0.0 ? -eta : eta;
 }
+
+double gen_p4_eta(gen_p4 p) { return gen_eta_pt(gen_p4_pt(p), p.pz); }
 
 /* atan(i / 32), i = 0..32, correctly rounded (mpmath) */
 static const double ATAN_TABLE[33] = {

@@ -149,7 +149,7 @@ int gen_jet(const gen_config *cfg, uint64_t index, int max_const, float *c, uint
     for (int i = 0; i < n; i++) {
       const gen_particle *q = &w.ps[i];
       w.pt[i] = gen_p4_pt(q->p);
-      w.eta[i] = q->has_angles ? q->eta : gen_p4_eta(q->p);
+      w.eta[i] = q->has_angles ? q->eta : gen_eta_pt(w.pt[i], q->p.pz);
       w.phi[i] = q->has_angles ? q->phi : gen_p4_phi(q->p);
     }
     /* a cone around the parton axis, then the jet is the cone around that cone's axis */

@@ -48,7 +48,7 @@ void jetimage_make(const jetimage_params *p, const float *c, const uint8_t *char
     gen_p4 q = {c[4 * r], c[4 * r + 1], c[4 * r + 2], c[4 * r + 3]};
     double pt = gen_p4_pt(q);
     if (!(pt > 0.0)) continue;
-    hits[n] = (pixel_hit){pt, gen_p4_eta(q) - eta_j, gen_delta_phi(gen_p4_phi(q), phi_j),
+    hits[n] = (pixel_hit){pt, gen_eta_pt(pt, q.pz) - eta_j, gen_delta_phi(gen_p4_phi(q), phi_j),
                           charged ? charged[r] != 0 : 1};
     sum_pt += pt;
     mean_u += pt * hits[n].x;
