@@ -202,6 +202,9 @@ jc_code net_create(jc_config *cfg, jc_net **out, jc_err *err) {
     jc_layer *l = &net->layers[i];
     l->relu_out = (l->ops == &jc_conv_ops || l->ops == &jc_dense_ops) && net->layers[i + 1].fused &&
                   activation_kind(&net->layers[i + 1]) == ACT_RELU;
+    /* and a max pool after that ReLU masks the gradient as it routes it (one pass less) */
+    if (l->relu_out && l->ops == &jc_conv_ops && i + 2 < net->n_layers && net->layers[i + 2].ops == &jc_maxpool_ops)
+      l->dy_masked = net->layers[i + 2].relu_in = 1;
   }
   size_t offset = 0;
   for (int i = 0; i < net->n_layers; i++) {

@@ -9,7 +9,7 @@
  * Max pooling 2x2/2: inputs full of ties (values from {-1, 0, 1}) and NaNs; the pooled value
  * and the routed gradient must equal, bit for bit, the rule "first maximum in row-major
  * order wins, the first NaN propagates" (PyTorch's), on widths below, at and above one
- * vector of windows. The conv comparison is also run on a perturbed gradient to prove it
+ * vector of windows; after a fused ReLU (relu_in) also "no gradient to a maximum <= 0". The conv comparison is also run on a perturbed gradient to prove it
  * can fail.
  */
 #include <math.h>
@@ -145,8 +145,9 @@ static void check_conv(int C, int H, int W, int K, int F, const char *pad, int n
   free_layer(&o);
 }
 
-/* Maxpool 2x2/2 on C x H x W with ties and NaNs: exact value and gradient routing. */
-static void check_maxpool(int C, int H, int W, int with_nan) {
+/* Maxpool 2x2/2 on C x H x W with ties and NaNs: exact value and gradient routing; with
+ * relu_in (after a fused ReLU) no gradient to maxima <= 0 or NaN. */
+static void check_maxpool(int C, int H, int W, int with_nan, int relu_in) {
   char text[256];
   snprintf(text, sizeof text, "[net]\ninput = %dx%dx%d\nbatch = 1\n[maxpool]\nsize = 2\n", H, W, C);
   one_layer o;
@@ -154,6 +155,7 @@ static void check_maxpool(int C, int H, int W, int with_nan) {
     CHECK(0, "maxpool %dx%dx%d: cannot build", H, W, C);
     return;
   }
+  o.l.relu_in = relu_in;
   const jc_layer *l = &o.l;
   const int Ho = l->out.h, Wo = l->out.w, n = 2;
   const size_t nin = (size_t)n * shape_size(l->in), nout = (size_t)n * shape_size(l->out);
@@ -177,7 +179,7 @@ static void check_maxpool(int C, int H, int W, int with_nan) {
         }
         size_t yi = ((size_t)q * Ho + oy) * Wo + ox;
         ry[yi] = p[best];
-        rdx[(size_t)q * H * W + (size_t)best] += dy[yi];
+        if (!relu_in || p[best] > 0.0f) rdx[(size_t)q * H * W + (size_t)best] += dy[yi];
       }
   jc_ctx ctx = {0};
   l->ops->forward(l, NULL, x, y, n, &ctx);
@@ -186,8 +188,8 @@ static void check_maxpool(int C, int H, int W, int with_nan) {
   for (size_t i = 0; i < nout; i++)
     same_y &= isnan(ry[i]) ? isnan(y[i]) : memcmp(&y[i], &ry[i], sizeof y[i]) == 0;
   for (size_t i = 0; i < nin; i++) same_dx &= memcmp(&dx[i], &rdx[i], sizeof dx[i]) == 0;
-  CHECK(same_y && same_dx, "maxpool 2x2 on %dx%dx%d%s: value %s, gradient %s", H, W, C, with_nan ? " with NaN" : "",
-        same_y ? "ok" : "DIFFERS", same_dx ? "ok" : "DIFFERS");
+  CHECK(same_y && same_dx, "maxpool 2x2 on %dx%dx%d%s%s: value %s, gradient %s", H, W, C, with_nan ? " with NaN" : "",
+        relu_in ? " after a ReLU" : "", same_y ? "ok" : "DIFFERS", same_dx ? "ok" : "DIFFERS");
   free(x), free(y), free(dy), free(dx), free(ry), free(rdx);
   free_layer(&o);
 }
@@ -226,7 +228,8 @@ int main(void) {
   check_conv(2, 9, 9, 4, 2, "3", 2, 1);
   const int pools[][2] = {{4, 4}, {7, 9}, {30, 30}, {13, 13}, {40, 40}, {6, 70}};
   for (int s = 0; s < 6; s++)
-    for (int nan = 0; nan < 2; nan++) check_maxpool(3, pools[s][0], pools[s][1], nan);
+    for (int nan = 0; nan < 2; nan++)
+      for (int relu_in = 0; relu_in < 2; relu_in++) check_maxpool(3, pools[s][0], pools[s][1], nan, relu_in);
   if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
   else printf("ok: conv direct and im2col paths, maxpool 2x2 fast path\n");
   return failures ? 1 : 0;

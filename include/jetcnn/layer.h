@@ -61,6 +61,11 @@ struct jc_layer {
                          * writes max(0, z) itself, backward masks dy by y > 0, and
                          * net_forward/net_backward skip the ReLU layer, whose output buffer
                          * is this layer's. Running the ReLU layer anyway changes nothing. */
+  int dy_masked;        /* 1 (with relu_out; set by net_create when a max pool follows the ReLU):
+                         * the dy backward gets is already +0 where y <= 0 (the pool's
+                         * relu_in), so the layer does not mask it again. */
+  int relu_in;          /* 1 (max pool after a fused ReLU, set by net_create): backward routes dy
+                         * only to window maxima > 0, giving the ReLU's mask with it. */
   jc_shape in, out;
   size_t n_kernel, n_bias;  /* parameter counts; 0 for layers without parameters */
   int kernel_ndims;         /* kernel shape in PyTorch's order */

@@ -829,7 +829,7 @@ static void conv_backward(const jc_layer *l, const float *params, const float *x
     /* the 16 dW products (16, cp, kp), then the kernel transform for dX in the same place */
     const size_t nwh = 16 * wino_upos(C, K);
     float *Wh = align_vec(ctx->ws), *rest = Wh + nwh;
-    const float *mask = l->relu_out ? y : NULL;
+    const float *mask = l->relu_out && !l->dy_masked ? y : NULL;
     memset(Wh, 0, nwh * sizeof *Wh);
     wino_dw(&c->wf, C, K, x, H, W, dy, mask, n, Ho, Wo, Wh, db, rest);
     wino_dw_finish(Wh, K, C, dw);
@@ -871,7 +871,7 @@ static void conv_backward(const jc_layer *l, const float *params, const float *x
     const float *xi = x + (size_t)i * shape_size(l->in);
     const float *dyi = dy + (size_t)i * shape_size(l->out);
     float *dxi = dx ? dx + (size_t)i * shape_size(l->in) : NULL;
-    if (l->relu_out) { /* dL/dz = dy where y = max(0, z) > 0 */
+    if (l->relu_out && !l->dy_masked) { /* dL/dz = dy where y = max(0, z) > 0 */
       relu_mask(y + (size_t)i * shape_size(l->out), dyi, (size_t)K * hw, dym);
       dyi = dym;
     }

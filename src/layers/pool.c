@@ -149,12 +149,12 @@ static int is_2x2(const pool_cfg *c) { return c->f == 2 && c->s == 2 && c->p == 
 
 /* Backward of one output row: input rows d0, d0 + W of dx get dy (row dyr) at each
  * window's maximum (as maxpool_row_2x2 finds it in rows r0, r0 + W of x) and +0 elsewhere,
- * written as whole vectors: no memset, no scatter. The last group's stores may run past
+ * written as whole vectors: no memset, no scatter. With relu_in only maxima > 0 get dy. The last group's stores may run past
  * the 2*Wo columns (up to 32 floats) with zeros, which the stores, rows and planes written
  * after them overwrite (the caller zeroes an odd last row after the pairs); they are made
  * exact when they would pass dx_end. Loads stay before x_end and dy_end the same way. */
 static void maxpool_back_row_2x2(const float *r0, int W, int Wo, const float *dyr, float *d0, const float *x_end,
-                                 const float *dy_end, const float *dx_end) {
+                                 const float *dy_end, const float *dx_end, int relu_in) {
   const float *r1 = r0 + W;
   float *d1 = d0 + W;
   const pool_vi lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, even = {POOL_EVEN_LANES};
@@ -180,7 +180,9 @@ static void maxpool_back_row_2x2(const float *r0, int W, int Wo, const float *dy
       memcpy(t, dyr + ox, (size_t)n * sizeof *t);
       g = pool_load(t);
     }
-    const pool_vi gi = (pool_vi)g & (lane < n), base = even + 2 * ox;
+    pool_vi gi = (pool_vi)g & (lane < n);
+    if (relu_in) gi &= m > (pool_vf){0}; /* the ReLU before: no gradient where its output is <= 0 */
+    const pool_vi base = even + 2 * ox;
     const pool_vf e0 = (pool_vf)(gi & (a == base)), o0 = (pool_vf)(gi & (a == base + 1));
     const pool_vf e1 = (pool_vf)(gi & (a == base + W)), o1 = (pool_vf)(gi & (a == base + W + 1));
     const pool_vf up[2] = {POOL_ZIP_LO(e0, o0), POOL_ZIP_HI(e0, o0)}, lo[2] = {POOL_ZIP_LO(e1, o1), POOL_ZIP_HI(e1, o1)};
@@ -233,7 +235,7 @@ static void maxpool_backward(const jc_layer *l, const float *params, const float
       const float *dx_end = dx + (size_t)planes * H * W;
       for (int oy = 0; oy < Ho; oy++)
         maxpool_back_row_2x2(xp + (size_t)2 * oy * W, W, Wo, dyp + (size_t)oy * Wo, dxp + (size_t)2 * oy * W, x_end,
-                             dy_end, dx_end);
+                             dy_end, dx_end, l->relu_in);
       if (H > 2 * Ho) memset(dxp + (size_t)(H - 1) * W, 0, (size_t)W * sizeof *dxp); /* odd height */
       continue;
     }
@@ -241,7 +243,7 @@ static void maxpool_backward(const jc_layer *l, const float *params, const float
     for (int oy = 0; oy < Ho; oy++)
       for (int ox = 0; ox < Wo; ox++) {
         int a = window_argmax(xp, H, W, c, oy, ox);
-        if (a >= 0) dxp[a] += dyp[oy * Wo + ox];
+        if (a >= 0 && (!l->relu_in || xp[a] > 0.0f)) dxp[a] += dyp[oy * Wo + ox];
       }
   }
 }
