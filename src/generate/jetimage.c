@@ -45,6 +45,7 @@ void jetimage_make(const jetimage_params *p, const float *c, const uint8_t *char
   int n = 0;
   double sum_pt = 0.0, mean_u = 0.0, mean_v = 0.0;
   for (int r = 0; r < m; r++) {
+    if (jetobs_is_padding(c + 4 * r)) continue; /* most rows: skip before the square root */
     gen_p4 q = {c[4 * r], c[4 * r + 1], c[4 * r + 2], c[4 * r + 3]};
     double pt = gen_p4_pt(q);
     if (!(pt > 0.0)) continue;
