@@ -312,60 +312,64 @@ static inline vf vload_upto(const float *p, const float *end) {
 
 /* img (C, h, w), times mask > 0 when mask is not NULL, into pixels (top + y, left + x) of a
  * channel-minor grid gw pixels wide with cp floats a pixel (channels C.. of cp zero): blocks
- * of 16 channels x 16 pixels of a row, transposed in registers. Rows are loaded as whole
- * vectors (the lanes past the row are not stored), within the image. */
+ * of 16 channels x 16 consecutive pixels of a plane (across rows: small images fill the
+ * vectors), transposed in registers. */
 static void to_grid_hwc(const float *img, const float *mask, int C, int h, int w, int top, int left, int gw,
                         size_t cp, float *grid) {
   const size_t hw = (size_t)h * w;
   const float *end = img + (size_t)C * hw, *mend = mask ? mask + (size_t)C * hw : NULL;
   for (int c0 = 0; c0 < C; c0 += VL)
-    for (int y = 0; y < h; y++)
-      for (int x0 = 0; x0 < w; x0 += VL) {
-        vf r[16];
-        const size_t at = (size_t)y * w + x0;
-        for (int j = 0; j < VL; j++) {
-          if (c0 + j >= C) {
-            r[j] = (vf){0};
-            continue;
-          }
-          r[j] = vload_upto(img + (size_t)(c0 + j) * hw + at, end);
-          if (mask) {
-            const vf m = vload_upto(mask + (size_t)(c0 + j) * hw + at, mend);
-            r[j] = (vf)((wino_vi)r[j] & (m > vsplat(0.0f)));
-          }
+    for (size_t q0 = 0; q0 < hw; q0 += VL) {
+      vf r[16];
+      for (int j = 0; j < VL; j++) {
+        if (c0 + j >= C) {
+          r[j] = (vf){0};
+          continue;
         }
-        transpose16(r);
-        float *dst = grid + ((size_t)(y + top) * gw + x0 + left) * cp + c0;
-        for (int x = 0; x < VL && x0 + x < w; x++) memcpy(dst + (size_t)x * cp, &r[x], sizeof(vf));
+        r[j] = vload_upto(img + (size_t)(c0 + j) * hw + q0, end);
+        if (mask) {
+          const vf m = vload_upto(mask + (size_t)(c0 + j) * hw + q0, mend);
+          r[j] = (vf)((wino_vi)r[j] & (m > vsplat(0.0f)));
+        }
       }
+      transpose16(r); /* r[i]: pixel q0 + i, channels c0.. */
+      int y = (int)(q0 / (size_t)w), x = (int)(q0 % (size_t)w);
+      for (int i = 0; i < VL && q0 + (size_t)i < hw; i++) {
+        memcpy(grid + ((size_t)(y + top) * gw + x + left) * cp + c0, &r[i], sizeof(vf));
+        if (++x == w) x = 0, y++;
+      }
+    }
 }
 
 /* out (K, h, w) = the first K channels of a channel-minor grid (gw pixels wide, kp floats a
- * pixel, the image at its corner) + bias (or none), max(0, .) with relu. Rows are stored as
- * whole vectors where the spill lands on the next row (written later), exactly at the end of
- * a plane. */
+ * pixel, the image at its corner) + bias (or none), max(0, .) with relu: blocks of 16
+ * channels x 16 consecutive pixels of a plane, stored as whole vectors but at the end of a
+ * plane (where the next plane, written before, would be overwritten). */
 static void from_grid_hwc(const float *grid, int gw, size_t kp, int K, int h, int w, const float *bias, int relu,
                           float *out) {
+  const size_t hw = (size_t)h * w;
   for (int k0 = 0; k0 < K; k0 += VL)
-    for (int y = 0; y < h; y++)
-      for (int x0 = 0; x0 < w; x0 += VL) {
-        vf r[16];
-        for (int x = 0; x < VL; x++)
-          r[x] = x0 + x < w ? vload(grid + ((size_t)y * gw + x0 + x) * kp + k0) : (vf){0};
-        transpose16(r);
-        for (int j = 0; j < VL && k0 + j < K; j++) {
-          vf v = r[j] + vsplat(bias ? bias[k0 + j] : 0.0f);
-          if (relu) v = (vf)((wino_vi)v & (v > vsplat(0.0f)));
-          float *plane = out + (size_t)(k0 + j) * h * w, *dst = plane + (size_t)y * w + x0;
-          if (plane + (size_t)h * w - dst >= VL) {
-            memcpy(dst, &v, sizeof v);
-          } else {
-            float t[VL];
-            memcpy(t, &v, sizeof v);
-            for (int x = 0; x < w - x0; x++) dst[x] = t[x];
-          }
+    for (size_t q0 = 0; q0 < hw; q0 += VL) {
+      vf r[16];
+      int y = (int)(q0 / (size_t)w), x = (int)(q0 % (size_t)w);
+      for (int i = 0; i < VL; i++) {
+        r[i] = q0 + (size_t)i < hw ? vload(grid + ((size_t)y * gw + x) * kp + k0) : (vf){0};
+        if (++x == w) x = 0, y++;
+      }
+      transpose16(r); /* r[j]: channel k0 + j, pixels q0.. */
+      for (int j = 0; j < VL && k0 + j < K; j++) {
+        vf v = r[j] + vsplat(bias ? bias[k0 + j] : 0.0f);
+        if (relu) v = (vf)((wino_vi)v & (v > vsplat(0.0f)));
+        float *dst = out + (size_t)(k0 + j) * hw + q0;
+        if (hw - q0 >= VL) {
+          memcpy(dst, &v, sizeof v);
+        } else {
+          float t[VL];
+          memcpy(t, &v, sizeof v);
+          for (size_t i = 0; i < hw - q0; i++) dst[i] = t[i];
         }
       }
+    }
 }
 
 /* out rows i0.. (IB) x vectors k0.. (KB of VL) (+)= sum over r < nr of a(i, r) b[r][k], where
