@@ -359,7 +359,7 @@ int chunkzip_encode(unsigned char *dst, size_t cap, const unsigned char *src, si
         add_literals(&w, &b, src + i, t, &sums.a, &sums.b);
         adler_bound(&sums);
         i += (size_t)t;
-        continue;
+        if (t == 32) continue; /* else a run starts at i: on to it */
       }
     }
 #endif
