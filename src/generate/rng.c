@@ -11,6 +11,7 @@
 #define GOLDEN_GAMMA 0x9e3779b97f4a7c15ULL
 
 void gen_rng_init(gen_rng *rng, uint64_t seed, uint64_t stream) {
+  gen_zig_init();
   rng->state = gen_rng_mix64(gen_rng_mix64(seed + GOLDEN_GAMMA) ^ (stream * 0xd1342543de82ef95ULL + 1));
 }
 

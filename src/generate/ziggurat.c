@@ -13,11 +13,14 @@
 #include <math.h>
 #include <pthread.h>
 
-#define LAYERS 256
+#define LAYERS GEN_ZIG_LAYERS
 #define ZIG_R 3.6541528853610088   /* where the tail starts */
 #define ZIG_V 0.00492867323399     /* area of each layer, of the base strip with the tail too */
 
-static double layer_x[LAYERS + 1]; /* right edge of layer i; layer_x[0] = V / f(R), the base strip's */
+/* right edge of layer i (layer_x[0] = V / f(R), the base strip's); read inline by
+ * gen_rng_gauss (generate.h) */
+double gen_zig_x[GEN_ZIG_LAYERS + 1];
+#define layer_x gen_zig_x
 static double layer_f[LAYERS + 1]; /* f(layer_x[i]): layer i >= 1 spans y in [f(x_i), f(x_{i+1})] */
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
@@ -42,10 +45,10 @@ static double tail(gen_rng *rng) {
   return ZIG_R + a;
 }
 
-double gen_rng_gauss(gen_rng *rng) {
-  pthread_once(&tables_once, build_tables);
+void gen_zig_init(void) { pthread_once(&tables_once, build_tables); }
+
+double gen_rng_gauss_rest(gen_rng *rng, uint64_t bits) {
   for (;;) {
-    uint64_t bits = gen_rng_u64(rng);
     int i = (int)(bits & (LAYERS - 1));
     double sign = (bits & LAYERS) ? -1.0 : 1.0;
     double x = (double)(bits >> 11) * (1.0 / 9007199254740992.0) * layer_x[i];
@@ -54,5 +57,6 @@ double gen_rng_gauss(gen_rng *rng) {
     /* the wedge between x_{i+1} and x_i: keep (x, y) if y is under the curve */
     double y = layer_f[i] + gen_rng_uniform(rng) * (layer_f[i + 1] - layer_f[i]);
     if (y < density(x)) return sign * x;
+    bits = gen_rng_u64(rng);
   }
 }
