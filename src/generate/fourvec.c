@@ -13,18 +13,8 @@ gen_p4 gen_p4_from_pt_eta_phi_m(double pt, double eta, double phi, double m) {
   return p;
 }
 
-double gen_eta_pt(double pt, double pz) {
-  if (pt == 0.0) return 0.0;
-  /* asinh(pz / pT) = ln((|p| + |pz|) / pT) with the sign of pz: one log (a third of libm's
-   * asinh), and no cancellation for either sign */
-  double eta = log((sqrt(pt * pt + pz * pz) + fabs(pz)) / pt);
-  return pz < 0.0 ? -eta : eta;
-}
-
-double gen_p4_eta(gen_p4 p) { return gen_eta_pt(gen_p4_pt(p), p.pz); }
-
 /* atan(i / 32), i = 0..32, correctly rounded (mpmath) */
-static const double ATAN_TABLE[33] = {
+const double gen_atan_table[33] = {
     0x0.0p+0,              0x1.ffd55bba97625p-6, 0x1.ff55bb72cfdeap-5, 0x1.7ee182602f10fp-4, 0x1.fd5ba9aac2f6ep-4,
     0x1.3d6eee8c6626cp-3, 0x1.7b97b4bce5b02p-3, 0x1.b90d7529260a2p-3, 0x1.f5b75f92c80ddp-3, 0x1.18bf5a30bf178p-2,
     0x1.362773707ebccp-2, 0x1.530ad9951cd4ap-2, 0x1.6f61941e4def1p-2, 0x1.8b24d394a1b25p-2, 0x1.a64eec3cc23fdp-2,
@@ -32,36 +22,6 @@ static const double ATAN_TABLE[33] = {
     0x1.1e00babdefeb4p-1, 0x1.2958e59308e31p-1, 0x1.345f01cce37bbp-1, 0x1.3f13fb89e96f4p-1, 0x1.4978fa3269ee1p-1,
     0x1.538f57b89061fp-1, 0x1.5d58987169b18p-1, 0x1.66d663923e087p-1, 0x1.700a7c5784634p-1, 0x1.78f6bbd5d315ep-1,
     0x1.819d0b7158a4dp-1, 0x1.89ff5ff57f1f8p-1, 0x1.921fb54442d18p-1};
-
-double gen_atan2(double y, double x) {
-  /* t = min / max in [0, 1]; atan t = atan c + atan u with c the nearest i / 32 and
-   * u = (t - c) / (1 + t c), |u| <= 1/64, where five terms of the series are exact to
-   * u^11 / 11 < 1e-21; then the octant, by selects rather than branches (the quadrant of
-   * a particle is random). A few ulp from libm's, at about half its cost. */
-  double ax = fabs(x), ay = fabs(y);
-  double lo = ax < ay ? ax : ay, hi = ax < ay ? ay : ax;
-  if (!(hi > 0.0 && hi <= DBL_MAX && lo == lo)) return atan2(y, x); /* 0, inf, NaN: libm's conventions */
-  double t = lo / hi;
-  int i = (int)(t * 32.0 + 0.5);
-  double c = i * (1.0 / 32.0), u = (t - c) / (1.0 + t * c), u2 = u * u;
-  double r = ATAN_TABLE[i] + u * (1.0 - u2 * (1.0 / 3.0 - u2 * (1.0 / 5.0 - u2 * (1.0 / 7.0 - u2 * (1.0 / 9.0)))));
-  r = ay > ax ? M_PI_2 - r : r;
-  r = x < 0.0 ? M_PI - r : r;
-  return copysign(r, y);
-}
-
-double gen_p4_phi(gen_p4 p) {
-  if (p.px == 0.0 && p.py == 0.0) return 0.0;
-  return gen_atan2(p.py, p.px);
-}
-
-double gen_delta_phi(double phi1, double phi2) {
-  double d = phi1 - phi2;
-  if (fabs(d) >= 2.0 * M_PI) d = fmod(d, 2.0 * M_PI); /* fmod returns smaller |d| unchanged */
-  if (d > M_PI) d -= 2.0 * M_PI;
-  if (d <= -M_PI) d += 2.0 * M_PI;
-  return d;
-}
 
 double gen_delta_r(gen_p4 a, gen_p4 b) {
   double deta = gen_p4_eta(a) - gen_p4_eta(b), dphi = gen_delta_phi(gen_p4_phi(a), gen_p4_phi(b));
