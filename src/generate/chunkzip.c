@@ -83,6 +83,26 @@ static void flush_bits(bit_writer *w) {
   w->acc = 0;
 }
 
+/* Sort sym[0..m) by f[sym], stably (equal frequencies keep their order): bottom-up merge
+ * sort, m log m steps (an insertion sort of ~250 literals cost more than a small chunk's
+ * whole encoding). */
+static void sort_by_freq(int *sym, int m, const uint32_t *f) {
+  int tmp[N_LITLEN], *from = sym, *to = tmp;
+  for (int width = 1; width < m; width *= 2) {
+    for (int lo = 0; lo < m; lo += 2 * width) {
+      int mid = lo + width < m ? lo + width : m, hi = lo + 2 * width < m ? lo + 2 * width : m;
+      int i = lo, j = mid, k = lo;
+      while (i < mid && j < hi) to[k++] = f[from[j]] < f[from[i]] ? from[j++] : from[i++];
+      while (i < mid) to[k++] = from[i++];
+      while (j < hi) to[k++] = from[j++];
+    }
+    int *swap = from;
+    from = to;
+    to = swap;
+  }
+  if (from != sym) memcpy(sym, from, sizeof(int) * (size_t)m);
+}
+
 /* Huffman code lengths of freq[0..n) limited to `limit` bits (0 for unused symbols). If the
  * optimal code is too deep, frequencies are halved (kept >= 1) and the code rebuilt: every
  * round flattens the tree, and equal frequencies give depth <= ceil(log2 n) <= limit. */
@@ -94,15 +114,8 @@ static void huffman_lengths(const uint32_t *freq, int n, int limit, uint8_t *len
     int m = 0;
     memset(len, 0, (size_t)n);
     for (int s = 0; s < n; s++)
-      if (f[s] > 0) {
-        /* insertion sort by frequency: n <= 286 */
-        int k = m++;
-        while (k > 0 && f[sym[k - 1]] > f[s]) {
-          sym[k] = sym[k - 1];
-          k--;
-        }
-        sym[k] = s;
-      }
+      if (f[s] > 0) sym[m++] = s;
+    sort_by_freq(sym, m, f);
     if (m == 0) return;
     if (m == 1) {
       len[sym[0]] = 1;
@@ -340,7 +353,8 @@ static size_t run_end(const unsigned char *src, size_t j, size_t n, unsigned cha
 }
 
 int chunkzip_encode(unsigned char *dst, size_t cap, const unsigned char *src, size_t n, size_t *out) {
-  block b = {malloc(sizeof(uint16_t) * BLOCK_TOKENS), 0, {0}};
+  size_t cap_tokens = n < BLOCK_TOKENS ? n + 1 : BLOCK_TOKENS; /* a block never holds more tokens than bytes */
+  block b = {malloc(sizeof(uint16_t) * cap_tokens), 0, {0}};
   if (!b.tokens) return -2;
   bit_writer w = {dst, 0, cap, 0, 0, 0};
   put_bits(&w, 0x78, 8); /* CMF: deflate, 32 K window */
