@@ -453,26 +453,39 @@ static void wino_out_tile(const float *M, size_t pos, size_t kp, float *g, int g
 
 /* The kernel transform G g G^T of every 3x3 kernel of w (K, C, 3, 3) into U (16, cp, kp)
  * (zero padded, positions wino_upos apart); with flip, of the flipped kernels, transposed:
- * U (16, kp, cp) (dX). */
+ * U (16, kp, cp) (dX). Vectorised along U's rows (k, or c with flip), 16 kernels at a time. */
 static void wino_kernel(const float *w, int K, int C, int flip, float *U) {
-  const size_t cp = wino_round(C), kp = wino_round(K), pos = wino_upos(C, K);
-  memset(U, 0, 16 * pos * sizeof *U);
-  for (int k = 0; k < K; k++)
-    for (int c = 0; c < C; c++) {
-      const float *g = w + ((size_t)k * C + c) * 9;
-      float f[9], t[4][3];
-      for (int a = 0; a < 9; a++) f[a] = flip ? g[8 - a] : g[a];
-      for (int x = 0; x < 3; x++) { /* G on the rows */
-        t[0][x] = f[x];
-        t[1][x] = 0.5f * (f[x] + f[3 + x] + f[6 + x]);
-        t[2][x] = 0.5f * (f[x] - f[3 + x] + f[6 + x]);
-        t[3][x] = f[6 + x];
+  const size_t cp = wino_round(C), kp = wino_round(K), pos = wino_upos(C, K), row = flip ? cp : kp;
+  const int no = flip ? K : C, ni = flip ? C : K;
+  for (int p = 0; p < 16; p++) /* rows past the last kernel (the loop below writes whole rows) */
+    memset(U + (size_t)p * pos + (size_t)no * row, 0, (wino_round(no) - (size_t)no) * row * sizeof *U);
+  for (int o = 0; o < no; o++)
+    for (int i0 = 0; i0 < ni; i0 += VL) {
+      vf f[16]; /* kernel j's 9 taps in lanes 0-8, then, transposed, tap a of every kernel */
+      for (int j = 0; j < VL; j++) {
+        const int k = flip ? o : i0 + j, c = flip ? i0 + j : o;
+        f[j] = i0 + j < ni ? vload_upto(w + ((size_t)k * C + c) * 9, w + (size_t)K * C * 9) : (vf){0};
       }
-      const size_t at = flip ? (size_t)k * cp + c : (size_t)c * kp + k;
-      for (int i = 0; i < 4; i++) {
-        const float u[4] = {t[i][0], 0.5f * (t[i][0] + t[i][1] + t[i][2]), 0.5f * (t[i][0] - t[i][1] + t[i][2]),
-                            t[i][2]};
-        for (int j = 0; j < 4; j++) U[(size_t)(4 * i + j) * pos + at] = u[j];
+      transpose16(f);
+      if (flip)
+        for (int a = 0; a < 4; a++) {
+          const vf tmp = f[a];
+          f[a] = f[8 - a];
+          f[8 - a] = tmp;
+        }
+      vf t[4][3];
+      for (int x = 0; x < 3; x++) { /* G on the rows */
+        const vf f0 = f[x], f1 = f[3 + x], f2 = f[6 + x];
+        t[0][x] = f0;
+        t[1][x] = vsplat(0.5f) * (f0 + f1 + f2);
+        t[2][x] = vsplat(0.5f) * (f0 - f1 + f2);
+        t[3][x] = f2;
+      }
+      float *dst = U + (size_t)o * row + (size_t)i0;
+      for (int r = 0; r < 4; r++) {
+        const vf u[4] = {t[r][0], vsplat(0.5f) * (t[r][0] + t[r][1] + t[r][2]),
+                         vsplat(0.5f) * (t[r][0] - t[r][1] + t[r][2]), t[r][2]};
+        for (int j = 0; j < 4; j++) memcpy(dst + (size_t)(4 * r + j) * pos, &u[j], sizeof(vf));
       }
     }
 }
@@ -573,25 +586,35 @@ static void wino_dw(const wino_geom *w, int C, int K, const float *x, int H, int
   }
 }
 
-/* dw (K, C, 3, 3) += G^T Wt_ck G for every (k, c) of Wt (16, cp, kp). */
+/* dw (K, C, 3, 3) += G^T Wt_ck G for every (k, c) of Wt (16, cp, kp): 16 filters at a time
+ * along Wt's rows, their 9 taps transposed into place. */
 static void wino_dw_finish(const float *Wt, int K, int C, float *dw) {
   const size_t kp = wino_round(K), pos = wino_upos(C, K);
-  for (size_t kc = 0; kc < (size_t)K * C; kc++) {
-    float t[3][4], *d = dw + kc * 9;
-    const float *wt = Wt + (kc % (size_t)C) * kp + kc / (size_t)C;
-    for (int j = 0; j < 4; j++) { /* G^T on the rows: w0 + (w1 + w2)/2, (w1 - w2)/2, (w1 + w2)/2 + w3 */
-      float w0 = wt[(size_t)j * pos], w1 = wt[(size_t)(4 + j) * pos];
-      float w2 = wt[(size_t)(8 + j) * pos], w3 = wt[(size_t)(12 + j) * pos];
-      t[0][j] = w0 + 0.5f * (w1 + w2);
-      t[1][j] = 0.5f * (w1 - w2);
-      t[2][j] = 0.5f * (w1 + w2) + w3;
+  const float *dw_end = dw + (size_t)K * C * 9;
+  for (int c = 0; c < C; c++)
+    for (int k0 = 0; k0 < K; k0 += VL) {
+      const float *wt = Wt + (size_t)c * kp + (size_t)k0;
+      vf t[3][4], r[16];
+      for (int j = 0; j < 4; j++) { /* G^T on the rows: w0 + (w1 + w2)/2, (w1 - w2)/2, (w1 + w2)/2 + w3 */
+        const vf w0 = vload(wt + (size_t)j * pos), w1 = vload(wt + (size_t)(4 + j) * pos);
+        const vf w2 = vload(wt + (size_t)(8 + j) * pos), w3 = vload(wt + (size_t)(12 + j) * pos);
+        t[0][j] = w0 + vsplat(0.5f) * (w1 + w2);
+        t[1][j] = vsplat(0.5f) * (w1 - w2);
+        t[2][j] = vsplat(0.5f) * (w1 + w2) + w3;
+      }
+      for (int a = 0; a < 3; a++) {
+        r[3 * a] = t[a][0] + vsplat(0.5f) * (t[a][1] + t[a][2]);
+        r[3 * a + 1] = vsplat(0.5f) * (t[a][1] - t[a][2]);
+        r[3 * a + 2] = vsplat(0.5f) * (t[a][1] + t[a][2]) + t[a][3];
+      }
+      for (int a = 9; a < 16; a++) r[a] = (vf){0};
+      transpose16(r); /* r[j]: the 9 taps of filter k0 + j */
+      for (int j = 0; j < VL && k0 + j < K; j++) {
+        float *d = dw + ((size_t)(k0 + j) * C + c) * 9;
+        const vf v = vload_upto(d, dw_end) + r[j];
+        memcpy(d, &v, 9 * sizeof *d);
+      }
     }
-    for (int a = 0; a < 3; a++) {
-      d[3 * a] += t[a][0] + 0.5f * (t[a][1] + t[a][2]);
-      d[3 * a + 1] += 0.5f * (t[a][1] - t[a][2]);
-      d[3 * a + 2] += 0.5f * (t[a][1] + t[a][2]) + t[a][3];
-    }
-  }
 }
 
 /* One padding choice per dimension: input I, kernel F, stride S. */
