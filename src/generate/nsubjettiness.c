@@ -46,24 +46,42 @@ static void set_kinematics(cluster_work *w, int i) {
   }
 }
 
+#if defined(__AVX2__) && defined(__FMA__)
+#define FUSED_DISTANCES 1
+#endif
+
 static double dr2(double y1, double phi1, double y2, double phi2) {
   double dphi = fabs(phi1 - phi2);
   dphi = dphi > M_PI ? 2.0 * M_PI - dphi : dphi;
   double dy = y1 - y2;
+#ifdef FUSED_DISTANCES
+  return fma(dy, dy, dphi * dphi); /* exactly as the vector lanes below */
+#else
   return dy * dy + dphi * dphi;
+#endif
 }
 
-/* d[k] = dR^2 between (y, phi) and pseudojet k, k < n. */
-static void distances(const cluster_work *w, int n, double y, double phi, double *restrict d) {
-  for (int k = 0; k < n; k++) d[k] = dr2(w->y[k], w->phi[k], y, phi);
+/* First k < n with d[k] == best (-1 if best is DBL_MAX): a bit mask of the positions holding
+ * it, 64 at a time, so that no branch depends on where the minimum sits. */
+static int position_of(const double *d, int n, double best) {
+  if (best == DBL_MAX) return -1;
+  for (int base = 0; base < n; base += 64) {
+    int end = n - base < 64 ? n : base + 64, k = base;
+    uint64_t at = 0;
+#ifdef __AVX2__
+    __m256d b4 = _mm256_set1_pd(best);
+    for (; k + 4 <= end; k += 4)
+      at |= (uint64_t)_mm256_movemask_pd(_mm256_cmp_pd(_mm256_loadu_pd(d + k), b4, _CMP_EQ_OQ)) << (k - base);
+#endif
+    for (; k < end; k++) at |= (uint64_t)(d[k] == best) << (k - base);
+    if (at) return base + __builtin_ctzll(at);
+  }
+  return -1;
 }
 
-/* Index of the smallest d[k], k < n, k != skip (the first on ties; -1 if none); its value
- * in *min_out. d is scratch: d[skip] is overwritten. The minimum first (two running minima,
- * four lanes each with AVX2), then where it is: a bit mask of the positions holding it, 64
- * at a time, so that no branch depends on where the minimum sits. */
-static int argmin(double *d, int n, int skip, double *min_out) {
-  if (skip >= 0) d[skip] = DBL_MAX;
+/* Smallest of d[0..n) (DBL_MAX if n = 0). Two running minima of four lanes with AVX2: one is
+ * a chain of dependent compare-and-selects. */
+static double min_of(const double *d, int n) {
   double best = DBL_MAX;
   int k = 0;
 #ifdef __AVX2__
@@ -77,26 +95,50 @@ static int argmin(double *d, int n, int skip, double *min_out) {
   for (int l = 0; l < 4; l++) best = lanes[l] < best ? lanes[l] : best;
 #endif
   for (; k < n; k++) best = d[k] < best ? d[k] : best;
-  *min_out = best;
-  if (best == DBL_MAX) return -1;
-  for (int base = 0; base < n; base += 64) {
-    int end = n - base < 64 ? n : base + 64;
-    uint64_t at = 0;
-    k = base;
-#ifdef __AVX2__
-    __m256d b4 = _mm256_set1_pd(best);
-    for (; k + 4 <= end; k += 4)
-      at |= (uint64_t)_mm256_movemask_pd(_mm256_cmp_pd(_mm256_loadu_pd(d + k), b4, _CMP_EQ_OQ)) << (k - base);
-#endif
-    for (; k < end; k++) at |= (uint64_t)(d[k] == best) << (k - base);
-    if (at) return base + __builtin_ctzll(at);
+  return best;
+}
+
+/* d[k] = dR^2 between pseudojets i and k for k < n, d[i] = DBL_MAX; returns the smallest. With
+ * AVX2 the distances and their minimum come out of one pass. */
+static double distances(const cluster_work *w, int n, int i, double *restrict d) {
+  double y = w->y[i], phi = w->phi[i];
+  int k = 0;
+  double best = DBL_MAX;
+#ifdef FUSED_DISTANCES
+  const __m256d vy = _mm256_set1_pd(y), vphi = _mm256_set1_pd(phi), pi = _mm256_set1_pd(M_PI);
+  const __m256d two_pi = _mm256_set1_pd(2.0 * M_PI), big = _mm256_set1_pd(DBL_MAX);
+  const __m256d abs_mask = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7fffffffffffffffLL));
+  const __m256i vi = _mm256_set1_epi64x(i), four = _mm256_set1_epi64x(4);
+  __m256i idx = _mm256_set_epi64x(3, 2, 1, 0);
+  __m256d m4 = big;
+  for (; k + 4 <= n; k += 4) {
+    __m256d dphi = _mm256_and_pd(_mm256_sub_pd(_mm256_loadu_pd(w->phi + k), vphi), abs_mask);
+    dphi = _mm256_blendv_pd(dphi, _mm256_sub_pd(two_pi, dphi), _mm256_cmp_pd(dphi, pi, _CMP_GT_OQ));
+    __m256d dy = _mm256_sub_pd(_mm256_loadu_pd(w->y + k), vy);
+    __m256d dk = _mm256_fmadd_pd(dy, dy, _mm256_mul_pd(dphi, dphi));
+    dk = _mm256_blendv_pd(dk, big, _mm256_castsi256_pd(_mm256_cmpeq_epi64(idx, vi)));
+    _mm256_storeu_pd(d + k, dk);
+    m4 = _mm256_min_pd(m4, dk);
+    idx = _mm256_add_epi64(idx, four);
   }
-  return -1;
+  double lanes[4];
+  _mm256_storeu_pd(lanes, m4);
+  for (int l = 0; l < 4; l++) best = lanes[l] < best ? lanes[l] : best;
+  for (; k < n; k++) {
+    d[k] = k == i ? DBL_MAX : dr2(w->y[k], w->phi[k], y, phi);
+    best = d[k] < best ? d[k] : best;
+  }
+#else
+  for (; k < n; k++) d[k] = dr2(w->y[k], w->phi[k], y, phi);
+  if (i < n) d[i] = DBL_MAX;
+  best = min_of(d, n);
+#endif
+  return best;
 }
 
 static void find_nn(cluster_work *w, int n, int i) {
-  distances(w, n, w->y[i], w->phi[i], w->scratch);
-  w->nn[i] = argmin(w->scratch, n, i, &w->nn_dr2[i]);
+  w->nn_dr2[i] = distances(w, n, i, w->scratch);
+  w->nn[i] = position_of(w->scratch, n, w->nn_dr2[i]);
 }
 
 /* Merge pair (a, b), a < b, into a, drop b (the last pseudojet moves into its slot); returns n - 1. */
@@ -115,7 +157,7 @@ static int merge(cluster_work *w, int n, int a, int b) {
   }
   n--;
   double *d_a = w->scratch;
-  distances(w, n, w->y[a], w->phi[a], d_a);
+  double nearest_a = distances(w, n, a, d_a);
   int stale[JETOBS_MAX_CONST], n_stale = 0;
   for (int k = 0; k < n; k++) {
     if (k == a) continue;
@@ -130,7 +172,8 @@ static int merge(cluster_work *w, int n, int a, int b) {
       }
     }
   }
-  w->nn[a] = argmin(d_a, n, a, &w->nn_dr2[a]);
+  w->nn_dr2[a] = nearest_a;
+  w->nn[a] = position_of(d_a, n, nearest_a);
   for (int s = 0; s < n_stale; s++) find_nn(w, n, stale[s]);
   return n;
 }
@@ -175,8 +218,7 @@ void jetobs_nsubjettiness(const float *c, int m, double r0, double tau[3]) {
   while (n > 1) {
     if (n <= N_AXES) tau[n - 1] = tau_sum(&w, n_particles, n) / (r0 * pt_sum);
     for (int i = 0; i < n; i++) w.scratch[i] = w.kt2[i] * w.nn_dr2[i];
-    double best_d;
-    int best = argmin(w.scratch, n, -1, &best_d);
+    int best = position_of(w.scratch, n, min_of(w.scratch, n));
     int other = w.nn[best];
     int a = best < other ? best : other, b = best < other ? other : best;
     n = merge(&w, n, a, b);
