@@ -41,22 +41,18 @@ int gen_detector(gen_rng *rng, gen_particle *ps, int n) {
   for (int i = 0; i < n; i++) {
     gen_particle q = ps[i];
     /* squares throughout: two square roots per particle, not five */
-    double pt2 = q.p.px * q.p.px + q.p.py * q.p.py, p2 = pt2 + q.p.pz * q.p.pz, sigma;
-    if (q.charged) {
-      sigma = sqrt(TRACK_CONST * TRACK_CONST + TRACK_SLOPE * TRACK_SLOPE * pt2);
-    } else {
-      sigma = sqrt(CALO_STOCHASTIC * CALO_STOCHASTIC / fmax(q.p.e, 1e-3) + CALO_CONST * CALO_CONST);
-    }
-    double scale = 1.0 + sigma * gen_rng_gauss(rng);
-    if (scale <= 0.0 || p2 <= 0.0) continue;
-    if (scale * scale * pt2 < MIN_CONSTITUENT_PT * MIN_CONSTITUENT_PT) continue;
-    double m2 = q.p.e * q.p.e - p2;
-    if (m2 < 0.0) m2 = 0.0;
+    double pt2 = q.p.px * q.p.px + q.p.py * q.p.py, p2 = pt2 + q.p.pz * q.p.pz;
+    double track2 = TRACK_CONST * TRACK_CONST + TRACK_SLOPE * TRACK_SLOPE * pt2;
+    double calo2 = CALO_STOCHASTIC * CALO_STOCHASTIC / fmax(q.p.e, 1e-3) + CALO_CONST * CALO_CONST;
+    double scale = 1.0 + sqrt(q.charged ? track2 : calo2) * gen_rng_gauss(rng);
+    double m2 = fmax(q.p.e * q.p.e - p2, 0.0);
     q.p.px *= scale;
     q.p.py *= scale;
     q.p.pz *= scale;
     q.p.e = sqrt(scale * scale * p2 + m2);
-    ps[kept++] = q;
+    /* written either way, kept or not: which particles survive is unpredictable */
+    ps[kept] = q;
+    kept += scale > 0.0 && p2 > 0.0 && scale * scale * pt2 >= MIN_CONSTITUENT_PT * MIN_CONSTITUENT_PT;
   }
   return kept;
 }
