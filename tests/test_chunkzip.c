@@ -9,18 +9,8 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "gen_check.h"
 #include "jetcnn/chunkzip.h"
-
-static int failures = 0;
-#define CHECK(cond, ...)                                    \
-  do {                                                      \
-    if (!(cond)) {                                          \
-      failures++;                                           \
-      fprintf(stderr, "%s:%d: FAIL: ", __FILE__, __LINE__); \
-      fprintf(stderr, __VA_ARGS__);                         \
-      fprintf(stderr, "\n");                                \
-    }                                                       \
-  } while (0)
 
 static uint64_t rng_state = 12345;
 static uint32_t next_u32(void) {
@@ -147,7 +137,5 @@ int main(void) {
   test_round_trips();
   test_short_output();
   test_compress2();
-  if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
-  else printf("test_chunkzip: all checks passed\n");
-  return failures ? 1 : 0;
+  return check_report("test_chunkzip");
 }

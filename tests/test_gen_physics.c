@@ -7,20 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gen_check.h"
 #include "jetcnn/generate.h"
 #include "jetcnn/jetimage.h"
 #include "jetcnn/jetobs.h"
-
-static int failures = 0;
-#define CHECK(cond, ...)                                          \
-  do {                                                            \
-    if (!(cond)) {                                                \
-      failures++;                                                 \
-      fprintf(stderr, "%s:%d: FAIL: ", __FILE__, __LINE__);       \
-      fprintf(stderr, __VA_ARGS__);                               \
-      fprintf(stderr, "\n");                                      \
-    }                                                             \
-  } while (0)
 
 /* Row k of c = massless particle (pt, eta, phi). */
 static void put(float *c, int k, double pt, double eta, double phi) {
@@ -224,7 +214,5 @@ int main(void) {
   test_nsubjettiness();
   test_images();
   test_generator();
-  if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
-  else printf("test_gen_physics: all checks passed\n");
-  return failures ? 1 : 0;
+  return check_report("test_gen_physics");
 }
