@@ -57,7 +57,9 @@ int compress2(Bytef *dest, uLongf *destLen, const Bytef *source, uLong sourceLen
   if (!fast_mode || level < 1 || level > 9) return zlib_compress2(dest, destLen, source, sourceLen, level);
   size_t out = 0, cap = (size_t)*destLen;
   int rc = chunkzip_encode(dest, cap, source, (size_t)sourceLen, &out);
-  /* like zlib: on Z_BUF_ERROR the output filled dest, on Z_MEM_ERROR nothing was written */
-  *destLen = rc == 0 ? (uLongf)out : rc == -1 ? (uLongf)cap : 0;
-  return rc == 0 ? Z_OK : rc == -1 ? Z_BUF_ERROR : Z_MEM_ERROR;
+  /* Incompressible input (HDF5 gives compressBound(n) bytes, n + 0.03 %): chunkzip has no
+   * stored blocks, zlib falls back to them; so does this, and returns what zlib returns. */
+  if (rc == -1) return zlib_compress2(dest, destLen, source, sourceLen, level);
+  *destLen = rc == 0 ? (uLongf)out : 0; /* like zlib: nothing written on Z_MEM_ERROR */
+  return rc == 0 ? Z_OK : Z_MEM_ERROR;
 }
