@@ -18,8 +18,9 @@
  * of memory. */
 int chunkzip_encode(unsigned char *dst, size_t cap, const unsigned char *src, size_t n, size_t *out);
 
-/* 1: HDF5's deflate filter (through compress2) uses chunkzip_encode; 0: zlib's own deflate.
- * Process-wide; set it around the writes of a command, from one thread. */
+/* 1: HDF5's deflate filter (through compress2) uses chunkzip_encode, and zlib for a chunk
+ * it cannot shrink; 0: zlib's own deflate. Process-wide; set it around the writes of a
+ * command, from one thread. */
 void chunkzip_fast(int on);
 
 #endif
