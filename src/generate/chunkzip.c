@@ -110,17 +110,18 @@ static void huffman_lengths(const uint32_t *freq, int n, int limit, uint8_t *len
   uint32_t f[N_LITLEN], weight[2 * N_LITLEN];
   int sym[N_LITLEN], parent[2 * N_LITLEN];
   memcpy(f, freq, sizeof(uint32_t) * (size_t)n);
+  memset(len, 0, (size_t)n);
+  int m = 0;
+  for (int s = 0; s < n; s++)
+    if (f[s] > 0) sym[m++] = s;
+  if (m == 0) return;
+  if (m == 1) {
+    len[sym[0]] = 1;
+    return;
+  }
+  /* sorted once: halving, f -> (f >> 1) | 1, keeps the order */
+  sort_by_freq(sym, m, f);
   for (;;) {
-    int m = 0;
-    memset(len, 0, (size_t)n);
-    for (int s = 0; s < n; s++)
-      if (f[s] > 0) sym[m++] = s;
-    sort_by_freq(sym, m, f);
-    if (m == 0) return;
-    if (m == 1) {
-      len[sym[0]] = 1;
-      return;
-    }
     /* two-queue Huffman: leaves 0..m-1 (ascending), internal nodes m.. in creation order */
     for (int k = 0; k < m; k++) weight[k] = f[sym[k]];
     int leaf = 0, node = m, next = m;
@@ -143,8 +144,7 @@ static void huffman_lengths(const uint32_t *freq, int n, int limit, uint8_t *len
       for (int k = 0; k < m; k++) len[sym[k]] = (uint8_t)depth[k];
       return;
     }
-    for (int s = 0; s < n; s++)
-      if (f[s] > 0) f[s] = (f[s] >> 1) | 1u;
+    for (int k = 0; k < m; k++) f[sym[k]] = (f[sym[k]] >> 1) | 1u;
   }
 }
 
