@@ -273,6 +273,7 @@ static inline void add_token(bit_writer *w, block *b, int tok, int symbol) {
   if (b->n_tokens == BLOCK_TOKENS) write_block(w, b);
 }
 
+#ifdef __AVX2__
 /* Literals p[0..t): tokens, frequencies, and their Adler-32 (a += v, b += a per byte). */
 static void add_literals(bit_writer *w, block *b, const unsigned char *p, int t, uint64_t *a, uint64_t *bs) {
   if (b->n_tokens + t > BLOCK_TOKENS) write_block(w, b);
@@ -290,7 +291,6 @@ static void add_literals(bit_writer *w, block *b, const unsigned char *p, int t,
   *bs = sb;
 }
 
-#ifdef __AVX2__
 /* Bit k set if a run of >= MIN_RUN equal bytes starts at p[k], k < 32 (reads p[0..35)). */
 static inline uint32_t run_starts32(const unsigned char *p) {
   __m256i b0 = _mm256_loadu_si256((const __m256i *)p), b1 = _mm256_loadu_si256((const __m256i *)(p + 1));
