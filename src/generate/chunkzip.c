@@ -3,7 +3,7 @@
  * After HDF5's shuffle filter a jet chunk is long runs of zero bytes (padding rows, empty
  * pixels) between stretches of nearly random mantissa bytes. zlib level 1 hashes every byte
  * looking for matches that are almost all runs; this encoder only looks for runs, and finds
- * them eight bytes at a time. Format (RFC 1950 + 1951): a zlib header, dynamic-Huffman blocks
+ * them 32 bytes at a time (AVX2; else 8). Format (RFC 1950 + 1951): a zlib header, dynamic-Huffman blocks
  * of up to BLOCK_TOKENS tokens, an empty fixed-Huffman final block, the Adler-32 of the input.
  * A token is a literal byte or a match at distance 1 (a run of k >= 4 equal bytes is a literal
  * and matches covering the other k - 1). The Adler-32 of a run is closed-form (adler_run).
@@ -34,12 +34,6 @@ static const uint8_t LEN_EXTRA[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 
                                       2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
 /* RFC 1951, 3.2.7: the order code-length code lengths are sent in */
 static const uint8_t CL_ORDER[N_CL] = {16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15};
-
-static int length_symbol(int len) {
-  int s = 28;
-  while (LEN_BASE[s] > len) s--;
-  return s; /* 257 + s is the deflate symbol */
-}
 
 typedef struct {
   unsigned char *out;
@@ -340,14 +334,16 @@ static size_t run_end(const unsigned char *src, size_t j, size_t n, unsigned cha
     j += 32;
   }
 #endif
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
   uint64_t pattern = 0x0101010101010101ULL * v;
   while (j + 8 <= n) {
     uint64_t word;
     memcpy(&word, src + j, 8);
     uint64_t diff = word ^ pattern;
-    if (diff) return j + (size_t)(__builtin_ctzll(diff) >> 3); /* little-endian: first byte low */
+    if (diff) return j + (size_t)(__builtin_ctzll(diff) >> 3); /* the first byte is the low one */
     j += 8;
   }
+#endif
   while (j < n && src[j] == v) j++;
   return j;
 }
@@ -359,9 +355,11 @@ int chunkzip_encode(unsigned char *dst, size_t cap, const unsigned char *src, si
   bit_writer w = {dst, 0, cap, 0, 0, 0};
   put_bits(&w, 0x78, 8); /* CMF: deflate, 32 K window */
   put_bits(&w, 0x01, 8); /* FLG: fastest, (CMF * 256 + FLG) % 31 == 0 */
-  static int len_sym[MAX_MATCH + 1]; /* idempotent fill: racing threads write the same values */
-  if (len_sym[MAX_MATCH] == 0)
-    for (int l = 3; l <= MAX_MATCH; l++) len_sym[l] = 257 + length_symbol(l);
+  int len_sym[MAX_MATCH + 1] = {0}; /* deflate symbol of each match length */
+  for (int l = 3, s = 0; l <= MAX_MATCH; l++) {
+    while (s < 28 && LEN_BASE[s + 1] <= l) s++;
+    len_sym[l] = 257 + s;
+  }
   adler_sums sums = {1, 0};
   for (size_t i = 0; i < n;) {
 #ifdef __AVX2__
