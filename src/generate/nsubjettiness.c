@@ -4,18 +4,18 @@
  * 2006): for d_ij = min(kt_i^2, kt_j^2) dR_ij^2 the closest pair is always some particle and
  * its geometric nearest neighbour, so each pseudojet only tracks its nearest neighbour in
  * (y, phi), and a merge re-measures the merged pseudojet against all others and re-scans only
- * the few that pointed at the merged pair. The pseudojets are arrays of structures-of-arrays:
- * one pseudojet against all others is a loop the compiler vectorises, and nothing is stored
- * per pair (a dR^2 matrix cost more to keep up to date than to recompute its rows).
+ * the few that pointed at the merged pair. The pseudojets are a structure of arrays: one
+ * pseudojet against all others is one vector pass (distances and their minimum), and nothing
+ * is stored per pair (a dR^2 matrix cost more to keep up to date than to recompute its rows).
  */
 #include "jetcnn/jetobs.h"
-
-#include "jetcnn/generate.h"
 
 #include <float.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "jetcnn/generate.h"
 #ifdef __AVX2__
 #include <immintrin.h>
 #endif

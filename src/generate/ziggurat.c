@@ -14,24 +14,23 @@
 #include <pthread.h>
 
 #define LAYERS GEN_ZIG_LAYERS
-#define ZIG_R 3.6541528853610088   /* where the tail starts */
-#define ZIG_V 0.00492867323399     /* area of each layer, of the base strip with the tail too */
+#define ZIG_R 3.6541528853610088 /* where the tail starts */
+#define ZIG_V 0.00492867323399   /* area of each layer, of the base strip with the tail too */
 
-/* right edge of layer i (layer_x[0] = V / f(R), the base strip's); read inline by
+/* right edge x_i of layer i (x_0 = V / f(R), the base strip's); read inline by
  * gen_rng_gauss (generate.h) */
 double gen_zig_x[GEN_ZIG_LAYERS + 1];
-#define layer_x gen_zig_x
-static double layer_f[LAYERS + 1]; /* f(layer_x[i]): layer i >= 1 spans y in [f(x_i), f(x_{i+1})] */
+static double layer_f[LAYERS + 1]; /* f(x_i): layer i >= 1 spans y in [f(x_i), f(x_{i+1})] */
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
 static double density(double x) { return exp(-0.5 * x * x); }
 
 static void build_tables(void) {
-  layer_x[0] = ZIG_V / density(ZIG_R);
-  layer_x[1] = ZIG_R;
-  for (int i = 1; i < LAYERS - 1; i++) layer_x[i + 1] = sqrt(-2.0 * log(ZIG_V / layer_x[i] + density(layer_x[i])));
-  layer_x[LAYERS] = 0.0;
-  for (int i = 0; i <= LAYERS; i++) layer_f[i] = density(layer_x[i]);
+  gen_zig_x[0] = ZIG_V / density(ZIG_R);
+  gen_zig_x[1] = ZIG_R;
+  for (int i = 1; i < LAYERS - 1; i++) gen_zig_x[i + 1] = sqrt(-2.0 * log(ZIG_V / gen_zig_x[i] + density(gen_zig_x[i])));
+  gen_zig_x[LAYERS] = 0.0;
+  for (int i = 0; i <= LAYERS; i++) layer_f[i] = density(gen_zig_x[i]);
 }
 
 /* The tail x > R (Marsaglia 1964): x = R + a with a exponential of rate R, accepted with
@@ -47,12 +46,13 @@ static double tail(gen_rng *rng) {
 
 void gen_zig_init(void) { pthread_once(&tables_once, build_tables); }
 
+/* The 1 % gen_rng_gauss does not settle inline: the tail, the wedges, and new draws. */
 double gen_rng_gauss_rest(gen_rng *rng, uint64_t bits) {
   for (;;) {
     int i = (int)(bits & (LAYERS - 1));
     double sign = (bits & LAYERS) ? -1.0 : 1.0;
-    double x = (double)(bits >> 11) * (1.0 / 9007199254740992.0) * layer_x[i];
-    if (x < layer_x[i + 1]) return sign * x; /* under the layer above: under the curve */
+    double x = (double)(bits >> 11) * (1.0 / 9007199254740992.0) * gen_zig_x[i];
+    if (x < gen_zig_x[i + 1]) return sign * x; /* under the layer above: under the curve */
     if (i == 0) return sign * tail(rng);
     /* the wedge between x_{i+1} and x_i: keep (x, y) if y is under the curve */
     double y = layer_f[i] + gen_rng_uniform(rng) * (layer_f[i + 1] - layer_f[i]);
