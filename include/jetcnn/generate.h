@@ -76,14 +76,14 @@ static inline double gen_eta_pt(double pt, double pz) {
 }
 /* Pseudorapidity of p. */
 static inline double gen_p4_eta(gen_p4 p) { return gen_eta_pt(gen_p4_pt(p), p.pz); }
-/* atan2(y, x) to a few ulp, about twice as fast as libm's (a table of 33 arctangents and a
- * short series); the same value on every machine and rank. */
+/* atan2(y, x) to a few ulp in ~2/3 of libm's time (a table of 33 arctangents and a short
+ * series); the same value on every machine and rank. */
 extern const double gen_atan_table[33]; /* atan(i / 32) */
 static inline double gen_atan2(double y, double x) {
   /* t = min / max in [0, 1]; atan t = atan c + atan u with c the nearest i / 32 and
    * u = (t - c) / (1 + t c), |u| <= 1/64, where five terms of the series are exact to
    * u^11 / 11 < 1e-21; then the octant, by selects rather than branches (the quadrant of
-   * a particle is random). A few ulp from libm's, at about half its cost. */
+   * a particle is random). */
   double ax = fabs(x), ay = fabs(y);
   double lo = ax < ay ? ax : ay, hi = ax < ay ? ay : ax;
   if (!(hi > 0.0 && hi <= DBL_MAX && lo == lo)) return atan2(y, x); /* 0, inf, NaN: libm's conventions */
