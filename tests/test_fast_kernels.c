@@ -223,6 +223,7 @@ int main(void) {
     }
   check_conv(64, 6, 6, 64, 3, "valid", 5, 1); /* the lecture's last conv: 4x4 output, 5 samples a chunk */
   check_conv(16, 4, 4, 17, 3, "same", 17, 1); /* 16 samples a chunk, then 1 */
+  check_conv(40, 9, 7, 70, 3, "same", 3, 1); /* filters in blocks of 4 + 1 vectors, dX's 2 + 1 */
   check_conv(8, 6, 6, 24, 3, "valid", 3, 1);  /* 4x4 output with im2col: runs of 4 */
   check_conv(2, 9, 9, 4, 2, "3", 1, 0);       /* padding >= F: the im2col path */
   check_conv(2, 9, 9, 4, 2, "3", 2, 1);
