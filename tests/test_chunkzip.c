@@ -74,6 +74,22 @@ static void test_round_trips(void) {
   }
   memset(buf + 100000, 0xff, 70001);
   round_trip("sparse chunk", buf, N);
+  /* Fibonacci frequencies (byte k appears fib(k) times) in shuffled order: the optimal
+   * Huffman code is ~25 bits deep, so the 15-bit length limit must act */
+  n = 0;
+  for (uint32_t k = 1, fa = 1, fb = 1; k <= 25 && n + fb <= N; k++) {
+    for (uint32_t r = 0; r < fb; r++) buf[n++] = (unsigned char)(2 * k + 1);
+    uint32_t t = fa + fb;
+    fa = fb;
+    fb = t;
+  }
+  for (size_t i = n - 1; i > 0; i--) {
+    size_t j = next_u32() % (i + 1);
+    unsigned char t = buf[i];
+    buf[i] = buf[j];
+    buf[j] = t;
+  }
+  round_trip("Fibonacci frequencies (deep Huffman tree)", buf, n);
   free(buf);
 }
 
