@@ -41,9 +41,10 @@ typedef struct {
 
 /* Winograd tiles (see wino_conv). */
 typedef struct {
-  int hg, wg;      /* the channel-minor grid the tiles are read from: 2*nty + 2 x 2*ntx + 2 pixels */
+  int m, np;       /* outputs per tile side (F(m x m, 3x3)), positions (m + 2)^2 */
+  int hg, wg;      /* the channel-minor grid the tiles are read from: m*nty + 2 x m*ntx + 2 pixels */
   int top, left;   /* the input's position in it */
-  int ntx, nty;    /* tiles per row and per column: ceil(output / 2) */
+  int ntx, nty;    /* tiles per row and per column: ceil(output / m) */
   int spc;         /* samples per chunk of forward/dX products */
 } wino_geom;
 
@@ -54,7 +55,7 @@ typedef struct {
   int fwd_direct, dw_direct, dx_direct; /* which parts use it (the rest im2col + sgemm) */
   corr_geom g, gt;
   int wino;              /* 1: 3x3 with many channels: Winograd F(2x2, 3x3) for all three parts */
-  wino_geom wf, wx;      /* its tiles: of the output (forward, dW), of dx */
+  wino_geom wf, wd, wx;  /* its tiles: of the output (forward; dW), of dx */
 } conv_cfg;
 
 enum { VL = 16 }; /* floats per vector (one AVX-512 register; two AVX2, four SSE) */
@@ -246,6 +247,11 @@ static void relu_mask(const float *y, const float *dy, size_t n, float *dz) {
  * with E the tile's 2x2 of dy:
  *   dW = G^T [ sum over tiles (A E A^T) .* (B^T d B) ] G,
  * 16 products (C, tiles) . (tiles, K) accumulated over the micro-batch.
+ * Forward and dX can also use F(3x3, 3x3) (points 0, 1, -1, 2, inf; 5x5 input tiles, 25
+ * positions for 9 outputs), where it needs fewer products (wino_tile_size):
+ *   B^T = [2 -1 -2 1 0; 0 -2 -1 1 0; 0 2 -3 1 0; 0 -1 0 1 0; 0 2 -1 -2 1],
+ *   G = [1/2 0 0; -1/2 -1/2 -1/2; -1/6 1/6 -1/6; 1/6 1/3 2/3; 0 0 1],
+ *   A^T = [1 1 1 1 0; 0 1 -1 2 0; 0 1 1 4 1].
  * Everything works on channel-minor ("HWC") copies: an image is transposed into a grid with
  * cp = C rounded up to whole vectors floats a pixel, the transforms of a tile are vectorised
  * over channels, and the products (wino_mm) keep a block of output rows x filters in
@@ -257,13 +263,15 @@ enum {
 
 static size_t wino_round(int n) { return ((size_t)n + VL - 1) / VL * VL; }
 
-/* Tiles over an out_h x out_w output whose input sits at (top, left) of the grid. */
-static wino_geom wino_geom_make(int out_h, int out_w, int top, int left) {
+/* Tiles of m x m over an out_h x out_w output whose input sits at (top, left) of the grid. */
+static wino_geom wino_geom_make(int out_h, int out_w, int top, int left, int m) {
   wino_geom w;
-  w.ntx = (out_w + 1) / 2;
-  w.nty = (out_h + 1) / 2;
-  w.hg = 2 * w.nty + 2;
-  w.wg = 2 * w.ntx + 2;
+  w.m = m;
+  w.np = (m + 2) * (m + 2);
+  w.ntx = (out_w + m - 1) / m;
+  w.nty = (out_h + m - 1) / m;
+  w.hg = m * w.nty + 2;
+  w.wg = m * w.ntx + 2;
   w.top = top;
   w.left = left;
   w.spc = WINO_TILES / (w.ntx * w.nty) > 0 ? WINO_TILES / (w.ntx * w.nty) : 1;
@@ -451,13 +459,79 @@ static void wino_out_tile(const float *M, size_t pos, size_t kp, float *g, int g
   }
 }
 
+/* u = G g for F(m x m, 3x3): m + 2 values from the 3 of g. */
+static inline __attribute__((always_inline)) void wino_g(const vf g[3], int m, vf u[5]) {
+  if (m == 2) {
+    u[0] = g[0];
+    u[1] = vsplat(0.5f) * (g[0] + g[1] + g[2]);
+    u[2] = vsplat(0.5f) * (g[0] - g[1] + g[2]);
+    u[3] = g[2];
+  } else {
+    u[0] = vsplat(0.5f) * g[0];
+    u[1] = vsplat(-0.5f) * (g[0] + g[1] + g[2]);
+    u[2] = vsplat(1.0f / 6.0f) * (g[1] - g[0] - g[2]);
+    u[3] = vsplat(1.0f / 6.0f) * (g[0] + vsplat(2.0f) * g[1] + vsplat(4.0f) * g[2]);
+    u[4] = g[2];
+  }
+}
+
+/* u = B^T d for F(3x3, 3x3) (5 values) and y = A^T m (3 of 5). */
+static inline __attribute__((always_inline)) void wino3_bt(const vf d[5], vf u[5]) {
+  u[0] = vsplat(2.0f) * (d[0] - d[2]) - d[1] + d[3];
+  u[1] = d[3] - d[2] - vsplat(2.0f) * d[1];
+  u[2] = vsplat(2.0f) * d[1] - vsplat(3.0f) * d[2] + d[3];
+  u[3] = d[3] - d[1];
+  u[4] = vsplat(2.0f) * (d[1] - d[3]) - d[2] + d[4];
+}
+static inline __attribute__((always_inline)) void wino3_at(const vf v[5], vf y[3]) {
+  y[0] = v[0] + v[1] + v[2] + v[3];
+  y[1] = v[1] - v[2] + vsplat(2.0f) * v[3];
+  y[2] = v[1] + v[2] + vsplat(4.0f) * v[3] + v[4];
+}
+
+/* F(3x3, 3x3): B^T d B of the 5x5 pixels from (3ty, 3tx) of a channel-minor grid (V + p * pos),
+ * and A^T m A of a tile's 25 products (M + p * pos) into its 3x3 outputs at (3ty, 3tx). */
+static void wino3_in_tile(const float *g, int gw, size_t cp, int ty, int tx, float *V, size_t pos) {
+  for (size_t c0 = 0; c0 < cp; c0 += VL) {
+    vf a[5][5];
+    for (int q = 0; q < 5; q++) {
+      vf d[5], u[5];
+      for (int r = 0; r < 5; r++) d[r] = vload(g + ((size_t)(3 * ty + r) * gw + 3 * tx + q) * cp + c0);
+      wino3_bt(d, u);
+      for (int i = 0; i < 5; i++) a[i][q] = u[i];
+    }
+    for (int i = 0; i < 5; i++) {
+      vf u[5];
+      wino3_bt(a[i], u);
+      for (int j = 0; j < 5; j++) memcpy(V + (size_t)(5 * i + j) * pos + c0, &u[j], sizeof(vf));
+    }
+  }
+}
+static void wino3_out_tile(const float *M, size_t pos, size_t kp, float *g, int gw, int ty, int tx) {
+  for (size_t k0 = 0; k0 < kp; k0 += VL) {
+    vf s[3][5];
+    for (int j = 0; j < 5; j++) {
+      vf v[5], y[3];
+      for (int i = 0; i < 5; i++) v[i] = vload(M + (size_t)(5 * i + j) * pos + k0);
+      wino3_at(v, y);
+      for (int r = 0; r < 3; r++) s[r][j] = y[r];
+    }
+    for (int r = 0; r < 3; r++) {
+      vf y[3];
+      wino3_at(s[r], y);
+      for (int q = 0; q < 3; q++) memcpy(g + ((size_t)(3 * ty + r) * gw + 3 * tx + q) * kp + k0, &y[q], sizeof(vf));
+    }
+  }
+}
+
 /* The kernel transform G g G^T of every 3x3 kernel of w (K, C, 3, 3) into U (16, cp, kp)
  * (zero padded, positions wino_upos apart); with flip, of the flipped kernels, transposed:
- * U (16, kp, cp) (dX). Vectorised along U's rows (k, or c with flip), 16 kernels at a time. */
-static void wino_kernel(const float *w, int K, int C, int flip, float *U) {
+ * U (16, kp, cp) (dX). Vectorised along U's rows (k, or c with flip), 16 kernels at a time.
+ * With m = 3 (F(3x3, 3x3)) 25 positions. */
+static void wino_kernel(const float *w, int K, int C, int flip, int m, float *U) {
   const size_t cp = wino_round(C), kp = wino_round(K), pos = wino_upos(C, K), row = flip ? cp : kp;
-  const int no = flip ? K : C, ni = flip ? C : K;
-  for (int p = 0; p < 16; p++) /* rows past the last kernel (the loop below writes whole rows) */
+  const int no = flip ? K : C, ni = flip ? C : K, a = m + 2;
+  for (int p = 0; p < a * a; p++) /* rows past the last kernel (the loop below writes whole rows) */
     memset(U + (size_t)p * pos + (size_t)no * row, 0, (wino_round(no) - (size_t)no) * row * sizeof *U);
   for (int o = 0; o < no; o++)
     for (int i0 = 0; i0 < ni; i0 += VL) {
@@ -473,19 +547,18 @@ static void wino_kernel(const float *w, int K, int C, int flip, float *U) {
           f[a] = f[8 - a];
           f[8 - a] = tmp;
         }
-      vf t[4][3];
+      vf t[5][3];
       for (int x = 0; x < 3; x++) { /* G on the rows */
-        const vf f0 = f[x], f1 = f[3 + x], f2 = f[6 + x];
-        t[0][x] = f0;
-        t[1][x] = vsplat(0.5f) * (f0 + f1 + f2);
-        t[2][x] = vsplat(0.5f) * (f0 - f1 + f2);
-        t[3][x] = f2;
+        const vf g3[3] = {f[x], f[3 + x], f[6 + x]};
+        vf u[5];
+        wino_g(g3, m, u);
+        for (int r = 0; r < a; r++) t[r][x] = u[r];
       }
       float *dst = U + (size_t)o * row + (size_t)i0;
-      for (int r = 0; r < 4; r++) {
-        const vf u[4] = {t[r][0], vsplat(0.5f) * (t[r][0] + t[r][1] + t[r][2]),
-                         vsplat(0.5f) * (t[r][0] - t[r][1] + t[r][2]), t[r][2]};
-        for (int j = 0; j < 4; j++) memcpy(dst + (size_t)(4 * r + j) * pos, &u[j], sizeof(vf));
+      for (int r = 0; r < a; r++) {
+        vf u[5];
+        wino_g(t[r], m, u);
+        for (int j = 0; j < a; j++) memcpy(dst + (size_t)(a * r + j) * pos, &u[j], sizeof(vf));
       }
     }
 }
@@ -493,8 +566,8 @@ static void wino_kernel(const float *w, int K, int C, int flip, float *U) {
 /* Floats of scratch wino_conv needs. */
 static size_t wino_conv_floats(const wino_geom *w, int Cin, int Kout) {
   const int nt = w->spc * w->ntx * w->nty;
-  return (size_t)w->hg * w->wg * wino_round(Cin) + 16 * wino_pos(nt, Cin) + 16 * wino_pos(nt, Kout) +
-         (size_t)nt * 4 * wino_round(Kout);
+  return (size_t)w->hg * w->wg * wino_round(Cin) + (size_t)w->np * (wino_pos(nt, Cin) + wino_pos(nt, Kout)) +
+         (size_t)nt * (size_t)(w->m * w->m) * wino_round(Kout);
 }
 
 /* in (n, Cin, ih, iw) (times mask > 0 when mask is not NULL), U (16, cp, kp) -> out
@@ -504,8 +577,8 @@ static void wino_conv(const wino_geom *w, int Cin, int Kout, const float *U, con
   const size_t cp = wino_round(Cin), kp = wino_round(Kout), tps = (size_t)w->ntx * w->nty;
   const size_t vpos = wino_pos(w->spc * (int)tps, Cin), mpos = wino_pos(w->spc * (int)tps, Kout);
   const size_t gsz = (size_t)w->hg * w->wg * cp;
-  float *grid = ws, *V = grid + gsz, *M = V + 16 * vpos, *og = M + 16 * mpos;
-  const int ow2 = 2 * w->ntx;
+  float *grid = ws, *V = grid + gsz, *M = V + (size_t)w->np * vpos, *og = M + (size_t)w->np * mpos;
+  const int ow2 = w->m * w->ntx; /* the output grid: whole tiles */
   memset(grid, 0, gsz * sizeof *grid);
   const size_t isz = (size_t)Cin * ih * iw, ysz = (size_t)Kout * oh * ow;
   for (int s0 = 0; s0 < n; s0 += w->spc) {
@@ -514,15 +587,25 @@ static void wino_conv(const wino_geom *w, int Cin, int Kout, const float *U, con
       const size_t at = (size_t)(s0 + s) * isz;
       to_grid_hwc(in + at, mask ? mask + at : NULL, Cin, ih, iw, w->top, w->left, w->wg, cp, grid);
       for (int ty = 0; ty < w->nty; ty++)
-        for (int tx = 0; tx < w->ntx; tx++)
-          wino_in_tile(grid, w->wg, cp, ty, tx, V + ((size_t)s * tps + (size_t)ty * w->ntx + tx) * cp, vpos);
+        for (int tx = 0; tx < w->ntx; tx++) {
+          float *v = V + ((size_t)s * tps + (size_t)ty * w->ntx + tx) * cp;
+          if (w->m == 2)
+            wino_in_tile(grid, w->wg, cp, ty, tx, v, vpos);
+          else
+            wino3_in_tile(grid, w->wg, cp, ty, tx, v, vpos);
+        }
     }
-    for (int p = 0; p < 16; p++)
+    for (int p = 0; p < w->np; p++)
       wino_mm(V + p * vpos, cp, 1, ns * (int)tps, U + p * wino_upos(Cin, Kout), kp, Cin, M + p * mpos, 0);
     for (int s = 0; s < ns; s++) {
       for (int ty = 0; ty < w->nty; ty++)
-        for (int tx = 0; tx < w->ntx; tx++)
-          wino_out_tile(M + ((size_t)s * tps + (size_t)ty * w->ntx + tx) * kp, mpos, kp, og, ow2, ty, tx);
+        for (int tx = 0; tx < w->ntx; tx++) {
+          const float *mt = M + ((size_t)s * tps + (size_t)ty * w->ntx + tx) * kp;
+          if (w->m == 2)
+            wino_out_tile(mt, mpos, kp, og, ow2, ty, tx);
+          else
+            wino3_out_tile(mt, mpos, kp, og, ow2, ty, tx);
+        }
       from_grid_hwc(og, ow2, kp, Kout, oh, ow, bias, relu, out + (size_t)(s0 + s) * ysz);
     }
   }
@@ -617,6 +700,14 @@ static void wino_dw_finish(const float *Wt, int K, int C, float *dw) {
     }
 }
 
+/* F(3x3, 3x3) where it needs fewer products than F(2x2, 3x3) for an h x w output (25 per
+ * 3x3 tile against 16 per 2x2 tile: 13x13 625 against 784, 15x15 625 against 1024; 4x4 100
+ * against 64), else F(2x2, 3x3) (smaller transforms, and the error grows with the tile). */
+static int wino_tile_size(int h, int w) {
+  const long t2 = 16L * ((h + 1) / 2) * ((w + 1) / 2), t3 = 25L * ((h + 2) / 3) * ((w + 2) / 3);
+  return t3 < t2 ? 3 : 2;
+}
+
 /* One padding choice per dimension: input I, kernel F, stride S. */
 static int same_pad_total(int in, int f, int s) {
   int out = (in + s - 1) / s;
@@ -686,13 +777,14 @@ static jc_code conv_init(jc_layer *l, const jc_section *sec, jc_err *err) {
   }
   if (c->wino) {
     int C = l->in.c, K = (int)k;
-    c->wf = wino_geom_make(ho, wo, pt, pl);
+    c->wf = wino_geom_make(ho, wo, pt, pl, wino_tile_size(ho, wo));
+    c->wd = wino_geom_make(ho, wo, pt, pl, 2); /* dW: F(3x3, 2x2) over the output's tiles */
     /* dX: dy at (2 - pt, 2 - pl) of the grid, as for the direct dX */
-    c->wx = wino_geom_make(l->in.h, l->in.w, 2 - pt, 2 - pl);
-    size_t need = wino_conv_floats(&c->wf, C, K), nx = wino_conv_floats(&c->wx, K, C), nw = wino_dw_floats(&c->wf, C, K);
+    c->wx = wino_geom_make(l->in.h, l->in.w, 2 - pt, 2 - pl, wino_tile_size(l->in.h, l->in.w));
+    size_t need = wino_conv_floats(&c->wf, C, K), nx = wino_conv_floats(&c->wx, K, C), nw = wino_dw_floats(&c->wd, C, K);
     if (nx > need) need = nx;
     if (nw > need) need = nw;
-    need += VL + 16 * wino_upos(C, K); /* align_vec, then U or the dW products */
+    need += VL + 25 * wino_upos(C, K); /* align_vec, then U (16 or 25 positions) or the dW products */
     if (need > l->ws_fixed) l->ws_fixed = need;
   }
   l->out = (jc_shape){(int)k, ho, wo};
@@ -805,8 +897,8 @@ static void conv_forward(const jc_layer *l, const float *params, const float *x,
   int cff = C * c->f * c->f, hw = Ho * Wo;
   if (c->wino) {
     float *U = align_vec(ctx->ws);
-    wino_kernel(w, K, C, 0, U);
-    wino_conv(&c->wf, C, K, U, x, NULL, n, H, W, y, Ho, Wo, b, l->relu_out, U + 16 * wino_upos(C, K));
+    wino_kernel(w, K, C, 0, c->wf.m, U);
+    wino_conv(&c->wf, C, K, U, x, NULL, n, H, W, y, Ho, Wo, b, l->relu_out, U + 25 * wino_upos(C, K));
     return;
   }
   if (c->fwd_direct) {
@@ -854,14 +946,13 @@ static void conv_backward(const jc_layer *l, const float *params, const float *x
   const size_t n_w = (size_t)K * (size_t)cff;
   if (c->wino) {
     /* the 16 dW products (16, cp, kp), then the kernel transform for dX in the same place */
-    const size_t nwh = 16 * wino_upos(C, K);
-    float *Wh = align_vec(ctx->ws), *rest = Wh + nwh;
+    float *Wh = align_vec(ctx->ws), *rest = Wh + 25 * wino_upos(C, K);
     const float *mask = l->relu_out && !l->dy_masked ? y : NULL;
-    memset(Wh, 0, nwh * sizeof *Wh);
-    wino_dw(&c->wf, C, K, x, H, W, dy, mask, n, Ho, Wo, Wh, db, rest);
+    memset(Wh, 0, 16 * wino_upos(C, K) * sizeof *Wh);
+    wino_dw(&c->wd, C, K, x, H, W, dy, mask, n, Ho, Wo, Wh, db, rest);
     wino_dw_finish(Wh, K, C, dw);
     if (dx) {
-      wino_kernel(w, K, C, 1, Wh);
+      wino_kernel(w, K, C, 1, c->wx.m, Wh);
       wino_conv(&c->wx, K, C, Wh, dy, mask, n, Ho, Wo, dx, H, W, NULL, 0, rest);
     }
     return;
