@@ -632,19 +632,46 @@ static void wino_dy_tile(const float *g, int gw, size_t kp, int ty, int tx, floa
 
 /* Floats of scratch wino_dw needs. */
 static size_t wino_dw_floats(const wino_geom *w, int C, int K) {
-  return (size_t)w->hg * (size_t)w->wg * wino_round(C) + (size_t)(4 * w->nty * w->ntx) * wino_round(K) +
-         16 * (wino_pos(WINO_DW_CHUNK, C) + wino_pos(WINO_DW_CHUNK, K));
+  return (size_t)w->hg * (size_t)w->wg * wino_round(C) + (size_t)(w->m * w->m * w->nty * w->ntx) * wino_round(K) +
+         (size_t)w->np * (wino_pos(WINO_DW_CHUNK, C) + wino_pos(WINO_DW_CHUNK, K));
+}
+
+/* F(3x3, 3x3) for dW: A E A^T of the 3x3 pixels from (3ty, 3tx) of a channel-minor dy grid
+ * (E + p * pos), A's rows [1 0 0; 1 1 1; 1 -1 1; 1 2 4; 0 0 1]. */
+static inline __attribute__((always_inline)) void wino3_a(const vf e[3], vf u[5]) {
+  u[0] = e[0];
+  u[1] = e[0] + e[1] + e[2];
+  u[2] = e[0] - e[1] + e[2];
+  u[3] = e[0] + vsplat(2.0f) * e[1] + vsplat(4.0f) * e[2];
+  u[4] = e[2];
+}
+static void wino3_dy_tile(const float *g, int gw, size_t kp, int ty, int tx, float *E, size_t pos) {
+  for (size_t k0 = 0; k0 < kp; k0 += VL) {
+    vf a[5][3];
+    for (int q = 0; q < 3; q++) {
+      vf e[3], u[5];
+      for (int r = 0; r < 3; r++) e[r] = vload(g + ((size_t)(3 * ty + r) * gw + 3 * tx + q) * kp + k0);
+      wino3_a(e, u);
+      for (int i = 0; i < 5; i++) a[i][q] = u[i];
+    }
+    for (int i = 0; i < 5; i++) {
+      vf u[5];
+      wino3_a(a[i], u);
+      for (int j = 0; j < 5; j++) memcpy(E + (size_t)(5 * i + j) * pos + k0, &u[j], sizeof(vf));
+    }
+  }
 }
 
 /* Over the micro-batch x (n, C, H, W) and dy (n, K, Ho, Wo) (times mask > 0 when mask is not
- * NULL): Wt (16, cp, kp) += sum over tiles of (B^T d B)_p (A E A^T)_p, db (K) += sum of dy. */
+ * NULL): Wt (np, cp, kp) += sum over tiles of (B^T d B)_p (A E A^T)_p, db (K) += sum of dy;
+ * tiles of m x m of dy (F(3x3, m x m)). */
 static void wino_dw(const wino_geom *w, int C, int K, const float *x, int H, int W, const float *dy,
                     const float *mask, int n, int Ho, int Wo, float *Wt, float *db, float *ws) {
   const size_t cp = wino_round(C), kp = wino_round(K), vpos = wino_pos(WINO_DW_CHUNK, C);
   const size_t epos = wino_pos(WINO_DW_CHUNK, K);
-  const int yw = 2 * w->ntx; /* dy grid: dy at its corner, 2 nty x 2 ntx pixels */
-  const size_t gx_n = (size_t)w->hg * (size_t)w->wg * cp, gy_n = (size_t)(2 * w->nty) * (size_t)yw * kp;
-  float *gx = ws, *gy = gx + gx_n, *V = gy + gy_n, *E = V + 16 * vpos;
+  const int yw = w->m * w->ntx; /* dy grid: dy at its corner, m nty x m ntx pixels */
+  const size_t gx_n = (size_t)w->hg * (size_t)w->wg * cp, gy_n = (size_t)(w->m * w->nty) * (size_t)yw * kp;
+  float *gx = ws, *gy = gx + gx_n, *V = gy + gy_n, *E = V + (size_t)w->np * vpos;
   memset(gx, 0, gx_n * sizeof *gx);
   memset(gy, 0, gy_n * sizeof *gy);
   const size_t xsz = (size_t)C * H * W, ysz = (size_t)K * Ho * Wo;
@@ -660,37 +687,52 @@ static void wino_dw(const wino_geom *w, int C, int K, const float *x, int H, int
     }
     for (int ty = 0; ty < w->nty; ty++)
       for (int tx = 0; tx < w->ntx; tx++) {
-        wino_in_tile(gx, w->wg, cp, ty, tx, V + (size_t)nt * cp, vpos);
-        wino_dy_tile(gy, yw, kp, ty, tx, E + (size_t)nt * kp, epos);
+        if (w->m == 2) {
+          wino_in_tile(gx, w->wg, cp, ty, tx, V + (size_t)nt * cp, vpos);
+          wino_dy_tile(gy, yw, kp, ty, tx, E + (size_t)nt * kp, epos);
+        } else {
+          wino3_in_tile(gx, w->wg, cp, ty, tx, V + (size_t)nt * cp, vpos);
+          wino3_dy_tile(gy, yw, kp, ty, tx, E + (size_t)nt * kp, epos);
+        }
         if (++nt < WINO_DW_CHUNK && !(i == n - 1 && ty == w->nty - 1 && tx == w->ntx - 1)) continue;
-        for (int p = 0; p < 16; p++) wino_mm(V + p * vpos, 1, cp, C, E + p * epos, kp, nt, Wt + p * wino_upos(C, K), 1);
+        for (int p = 0; p < w->np; p++)
+          wino_mm(V + p * vpos, 1, cp, C, E + p * epos, kp, nt, Wt + p * wino_upos(C, K), 1);
         nt = 0;
       }
   }
 }
 
-/* dw (K, C, 3, 3) += G^T Wt_ck G for every (k, c) of Wt (16, cp, kp): 16 filters at a time
- * along Wt's rows, their 9 taps transposed into place. */
-static void wino_dw_finish(const float *Wt, int K, int C, float *dw) {
+/* v = G^T w for F(m x m, 3x3): 3 values from the m + 2 of w. */
+static inline __attribute__((always_inline)) void wino_gt(const vf w[5], int m, vf v[3]) {
+  if (m == 2) { /* w0 + (w1 + w2)/2, (w1 - w2)/2, (w1 + w2)/2 + w3 */
+    v[0] = w[0] + vsplat(0.5f) * (w[1] + w[2]);
+    v[1] = vsplat(0.5f) * (w[1] - w[2]);
+    v[2] = vsplat(0.5f) * (w[1] + w[2]) + w[3];
+  } else { /* G's columns: [1/2 -1/2 -1/6 1/6 0], [0 -1/2 1/6 1/3 0], [0 -1/2 -1/6 2/3 1] */
+    v[0] = vsplat(0.5f) * (w[0] - w[1]) + vsplat(1.0f / 6.0f) * (w[3] - w[2]);
+    v[1] = vsplat(1.0f / 6.0f) * (w[2] + vsplat(2.0f) * w[3]) - vsplat(0.5f) * w[1];
+    v[2] = vsplat(1.0f / 6.0f) * (vsplat(4.0f) * w[3] - w[2]) - vsplat(0.5f) * w[1] + w[4];
+  }
+}
+
+/* dw (K, C, 3, 3) += G^T Wt_ck G for every (k, c) of Wt ((m+2)^2, cp, kp): 16 filters at a
+ * time along Wt's rows, their 9 taps transposed into place. */
+static void wino_dw_finish(const float *Wt, int K, int C, int m, float *dw) {
   const size_t kp = wino_round(K), pos = wino_upos(C, K);
+  const int a = m + 2;
   const float *dw_end = dw + (size_t)K * C * 9;
   for (int c = 0; c < C; c++)
     for (int k0 = 0; k0 < K; k0 += VL) {
       const float *wt = Wt + (size_t)c * kp + (size_t)k0;
-      vf t[3][4], r[16];
-      for (int j = 0; j < 4; j++) { /* G^T on the rows: w0 + (w1 + w2)/2, (w1 - w2)/2, (w1 + w2)/2 + w3 */
-        const vf w0 = vload(wt + (size_t)j * pos), w1 = vload(wt + (size_t)(4 + j) * pos);
-        const vf w2 = vload(wt + (size_t)(8 + j) * pos), w3 = vload(wt + (size_t)(12 + j) * pos);
-        t[0][j] = w0 + vsplat(0.5f) * (w1 + w2);
-        t[1][j] = vsplat(0.5f) * (w1 - w2);
-        t[2][j] = vsplat(0.5f) * (w1 + w2) + w3;
+      vf t[3][5] = {{{0}}}, r[16];
+      for (int j = 0; j < a; j++) { /* G^T on the rows */
+        vf col[5] = {{0}}, v[3];
+        for (int i = 0; i < a; i++) col[i] = vload(wt + (size_t)(a * i + j) * pos);
+        wino_gt(col, m, v);
+        for (int f = 0; f < 3; f++) t[f][j] = v[f];
       }
-      for (int a = 0; a < 3; a++) {
-        r[3 * a] = t[a][0] + vsplat(0.5f) * (t[a][1] + t[a][2]);
-        r[3 * a + 1] = vsplat(0.5f) * (t[a][1] - t[a][2]);
-        r[3 * a + 2] = vsplat(0.5f) * (t[a][1] + t[a][2]) + t[a][3];
-      }
-      for (int a = 9; a < 16; a++) r[a] = (vf){0};
+      for (int f = 0; f < 3; f++) wino_gt(t[f], m, r + 3 * f);
+      for (int x = 9; x < 16; x++) r[x] = (vf){0};
       transpose16(r); /* r[j]: the 9 taps of filter k0 + j */
       for (int j = 0; j < VL && k0 + j < K; j++) {
         float *d = dw + ((size_t)(k0 + j) * C + c) * 9;
@@ -778,7 +820,7 @@ static jc_code conv_init(jc_layer *l, const jc_section *sec, jc_err *err) {
   if (c->wino) {
     int C = l->in.c, K = (int)k;
     c->wf = wino_geom_make(ho, wo, pt, pl, wino_tile_size(ho, wo));
-    c->wd = wino_geom_make(ho, wo, pt, pl, 2); /* dW: F(3x3, 2x2) over the output's tiles */
+    c->wd = wino_geom_make(ho, wo, pt, pl, wino_tile_size(ho, wo)); /* dW: F(3x3, m x m) over dy's tiles */
     /* dX: dy at (2 - pt, 2 - pl) of the grid, as for the direct dX */
     c->wx = wino_geom_make(l->in.h, l->in.w, 2 - pt, 2 - pl, wino_tile_size(l->in.h, l->in.w));
     size_t need = wino_conv_floats(&c->wf, C, K), nx = wino_conv_floats(&c->wx, K, C), nw = wino_dw_floats(&c->wd, C, K);
@@ -948,9 +990,9 @@ static void conv_backward(const jc_layer *l, const float *params, const float *x
     /* the 16 dW products (16, cp, kp), then the kernel transform for dX in the same place */
     float *Wh = align_vec(ctx->ws), *rest = Wh + 25 * wino_upos(C, K);
     const float *mask = l->relu_out && !l->dy_masked ? y : NULL;
-    memset(Wh, 0, 16 * wino_upos(C, K) * sizeof *Wh);
+    memset(Wh, 0, (size_t)c->wd.np * wino_upos(C, K) * sizeof *Wh);
     wino_dw(&c->wd, C, K, x, H, W, dy, mask, n, Ho, Wo, Wh, db, rest);
-    wino_dw_finish(Wh, K, C, dw);
+    wino_dw_finish(Wh, K, C, c->wd.m, dw);
     if (dx) {
       wino_kernel(w, K, C, 1, c->wx.m, Wh);
       wino_conv(&c->wx, K, C, Wh, dy, mask, n, Ho, Wo, dx, H, W, NULL, 0, rest);
