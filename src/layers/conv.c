@@ -247,8 +247,9 @@ static void relu_mask(const float *y, const float *dy, size_t n, float *dz) {
  * with E the tile's 2x2 of dy:
  *   dW = G^T [ sum over tiles (A E A^T) .* (B^T d B) ] G,
  * 16 products (C, tiles) . (tiles, K) accumulated over the micro-batch.
- * Forward and dX can also use F(3x3, 3x3) (points 0, 1, -1, 2, inf; 5x5 input tiles, 25
- * positions for 9 outputs), where it needs fewer products (wino_tile_size):
+ * Each part can also use F(3x3, 3x3) (points 0, 1, -1, 2, inf; 5x5 input tiles, 25 positions
+ * for 9 outputs; for dW 3x3 tiles of dy, A's rows = A^T's columns), where it needs fewer
+ * products (wino_tile_size):
  *   B^T = [2 -1 -2 1 0; 0 -2 -1 1 0; 0 2 -3 1 0; 0 -1 0 1 0; 0 2 -1 -2 1],
  *   G = [1/2 0 0; -1/2 -1/2 -1/2; -1/6 1/6 -1/6; 1/6 1/3 2/3; 0 0 1],
  *   A^T = [1 1 1 1 0; 0 1 -1 2 0; 0 1 1 4 1].
@@ -570,7 +571,7 @@ static size_t wino_conv_floats(const wino_geom *w, int Cin, int Kout) {
          (size_t)nt * (size_t)(w->m * w->m) * wino_round(Kout);
 }
 
-/* in (n, Cin, ih, iw) (times mask > 0 when mask is not NULL), U (16, cp, kp) -> out
+/* in (n, Cin, ih, iw) (times mask > 0 when mask is not NULL), U (np, cp, kp) -> out
  * (n, Kout, oh, ow) (+ bias, max(0, .) with relu), spc samples at a time. */
 static void wino_conv(const wino_geom *w, int Cin, int Kout, const float *U, const float *in, const float *mask,
                       int n, int ih, int iw, float *out, int oh, int ow, const float *bias, int relu, float *ws) {
@@ -987,7 +988,7 @@ static void conv_backward(const jc_layer *l, const float *params, const float *x
   const corr_geom *g = &c->g, *gt = &c->gt;
   const size_t n_w = (size_t)K * (size_t)cff;
   if (c->wino) {
-    /* the 16 dW products (16, cp, kp), then the kernel transform for dX in the same place */
+    /* the dW sums (np, cp, kp), then the kernel transform for dX in the same place */
     float *Wh = align_vec(ctx->ws), *rest = Wh + 25 * wino_upos(C, K);
     const float *mask = l->relu_out && !l->dy_masked ? y : NULL;
     memset(Wh, 0, (size_t)c->wd.np * wino_upos(C, K) * sizeof *Wh);
