@@ -10,6 +10,10 @@ jetcnn_test(core_summary_lecture 60
 jetcnn_test(core_rank_invariance 300
   ${JETCNN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_rank_invariance.py --jetcnn ${JETCNN_BIN}
   --mpiexec ${MPIEXEC_EXECUTABLE} --config ${CMAKE_SOURCE_DIR}/configs/deeptop.cfg --workdir ${CORE_TEST_DIR}/ranks)
+# The same with a model whose convolutions take the Winograd path (DeepTop's do not).
+jetcnn_test(core_rank_invariance_winograd 300
+  ${JETCNN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_rank_invariance.py --jetcnn ${JETCNN_BIN}
+  --mpiexec ${MPIEXEC_EXECUTABLE} --config ${CMAKE_CURRENT_SOURCE_DIR}/winograd.cfg --workdir ${CORE_TEST_DIR}/ranks_winograd)
 
 # Train, predict, metrics log and scores file on toy data, with mpiexec -np 2.
 jetcnn_test(core_train_predict 300
