@@ -61,8 +61,8 @@ static int window_argmax(const float *plane, int H, int W, const pool_cfg *c, in
 
 /* The common 2x2 window, stride 2, no padding, with window_argmax's rules (first maximum in
  * row-major order wins, the first NaN propagates) written as selects, not branches: on
- * real data the branches are unpredictable. v replaces the best so far when takes(). */
-static inline int takes(float v, float bv) { return (v > bv) | ((v != v) & (bv == bv)); }
+ * real data the branches are unpredictable. v takes over from the best so far bv when
+ * v > bv, or when v is NaN and bv is not. */
 
 /* 16 windows at a time, with GCC vector extensions (the compiler does not vectorise the
  * scalar select chain): comparisons give lane masks of all ones / all zeros. */
@@ -94,7 +94,7 @@ static inline pool_vf pool_load(const float *p) {
   return v;
 }
 
-/* One select-chain step: where v takes over from m (takes()), m = v and a = cand. */
+/* One select-chain step: where v takes over from m (the rule above), m = v and a = cand. */
 static inline void pool_step(pool_vf v, pool_vi cand, pool_vf *m, pool_vi *a) {
   pool_vi t = (v > *m) | ((v != v) & (*m == *m));
   *a = (*a & ~t) | (cand & t);
