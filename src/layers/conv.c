@@ -25,7 +25,11 @@
 
 /* Let the compiler fuse a*b+c into FMA in the vector kernels below (never -ffast-math:
  * contraction is decided at compile time, so results stay the same run after run). */
+#if defined(__clang__) /* the fuzz build */
+#pragma clang fp contract(fast)
+#else
 #pragma GCC optimize("fp-contract=fast")
+#endif
 /* after the pragma: its inline helpers must be compiled with the same options to inline */
 #include "conv_vec.h"
 

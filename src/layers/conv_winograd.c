@@ -7,7 +7,11 @@
 
 /* Let the compiler fuse a*b+c into FMA (never -ffast-math: contraction is decided at compile
  * time, so results stay the same run after run), as in conv.c. */
+#if defined(__clang__) /* the fuzz build */
+#pragma clang fp contract(fast)
+#else
 #pragma GCC optimize("fp-contract=fast")
+#endif
 #include "conv_vec.h" /* after the pragma, as in conv.c */
 
 /* Winograd F(2x2, 3x3) (Lavin and Gray, 2016) for stride-1 3x3 convolutions with many
