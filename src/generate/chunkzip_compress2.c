@@ -6,10 +6,12 @@
  * and the dynamic linker binds libhdf5's call to the executable's definition before libz's
  * (symbol interposition). HDF5 1.10 offers no other way: its deflate filter cannot be
  * replaced (H5Zregister refuses ids below 256) and a filter with another id would change
- * the file format. Outside chunkzip_fast(1) this is zlib's compress2, line for line: the same
- * deflateInit (= deflateInit2 with window 15, memLevel 8, default strategy), the same stream
- * loop, the same return codes and *destLen.
+ * the file format. Outside chunkzip_fast(1) this calls libz's own compress2 (dlsym
+ * RTLD_NEXT: the next definition after the executable's), so it is zlib's, bit for bit.
  */
+#define _GNU_SOURCE /* RTLD_NEXT */
+#include <dlfcn.h>
+#include <pthread.h>
 #include <zlib.h>
 
 #include "jetcnn/chunkzip.h"
@@ -18,36 +20,18 @@ static int fast_mode;
 
 void chunkzip_fast(int on) { fast_mode = on != 0; }
 
-/* zlib's compress2 (zlib 1.2.13 compress.c): Z_OK, Z_MEM_ERROR, Z_BUF_ERROR if dest is too
- * small, Z_STREAM_ERROR for a bad level; *destLen = bytes written. */
+typedef int (*compress2_fn)(Bytef *, uLongf *, const Bytef *, uLong, int);
+static compress2_fn libz_compress2;
+static pthread_once_t libz_once = PTHREAD_ONCE_INIT;
+
+static void find_libz(void) { libz_compress2 = (compress2_fn)dlsym(RTLD_NEXT, "compress2"); }
+
+/* libz's own compress2, the definition behind this one; Z_STREAM_ERROR if there is none (a
+ * fully static link, which the build never makes). */
 static int zlib_compress2(Bytef *dest, uLongf *destLen, const Bytef *source, uLong sourceLen, int level) {
-  const uInt max = (uInt)-1;
-  uLong left = *destLen;
-  *destLen = 0;
-  z_stream stream;
-  stream.zalloc = Z_NULL;
-  stream.zfree = Z_NULL;
-  stream.opaque = Z_NULL;
-  int err = deflateInit(&stream, level);
-  if (err != Z_OK) return err;
-  stream.next_out = dest;
-  stream.avail_out = 0;
-  stream.next_in = (z_const Bytef *)source;
-  stream.avail_in = 0;
-  do {
-    if (stream.avail_out == 0) {
-      stream.avail_out = left > (uLong)max ? max : (uInt)left;
-      left -= stream.avail_out;
-    }
-    if (stream.avail_in == 0) {
-      stream.avail_in = sourceLen > (uLong)max ? max : (uInt)sourceLen;
-      sourceLen -= stream.avail_in;
-    }
-    err = deflate(&stream, sourceLen ? Z_NO_FLUSH : Z_FINISH);
-  } while (err == Z_OK);
-  *destLen = stream.total_out;
-  deflateEnd(&stream);
-  return err == Z_STREAM_END ? Z_OK : err;
+  pthread_once(&libz_once, find_libz);
+  if (!libz_compress2) return Z_STREAM_ERROR;
+  return libz_compress2(dest, destLen, source, sourceLen, level);
 }
 
 int compress2(Bytef *dest, uLongf *destLen, const Bytef *source, uLong sourceLen, int level);
