@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "jetcnn/error.h"
-#include "jetcnn/layer.h"
+#include "jetcnn/shape.h"
 
 #define DATA_MAX_EXTRA 32
 

@@ -16,12 +16,7 @@
 
 #include "jetcnn/config.h"
 #include "jetcnn/error.h"
-
-typedef struct {
-  int c, h, w;
-} jc_shape;
-
-static inline size_t shape_size(jc_shape s) { return (size_t)s.c * (size_t)s.h * (size_t)s.w; }
+#include "jetcnn/shape.h"
 
 /* What a forward/backward call may need besides its tensors. */
 typedef struct {
