@@ -23,15 +23,10 @@
 #include "conv_winograd.h"
 #include "jetcnn/layer.h"
 
-/* Let the compiler fuse a*b+c into FMA in the vector kernels below (never -ffast-math:
- * contraction is decided at compile time, so results stay the same run after run). */
-#if defined(__clang__) /* the fuzz build */
-#pragma clang fp contract(fast)
-#else
-#pragma GCC optimize("fp-contract=fast")
-#endif
-/* after the pragma: its inline helpers must be compiled with the same options to inline */
-#include "conv_vec.h"
+#include "simd.h"
+/* This file and conv_winograd.c are compiled with -ffp-contract=fast (CMakeLists.txt): the
+ * compiler may fuse a*b+c into FMA in the vector kernels (never -ffast-math: contraction is
+ * decided at compile time, so results stay the same run after run). */
 
 /* A correlation computed on a zero-padded grid: the image sits at (top, left) of a grid
  * wg columns wide, and output (oy, ox) is the dot product of the kernel with the grid at
