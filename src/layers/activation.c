@@ -119,8 +119,15 @@ static void activation_backward(const jc_layer *l, const float *params, const fl
   }
 }
 
-const jc_layer_ops jc_activation_ops = {"activation", "Activation", activation_init, activation_forward,
-                                        activation_backward};
+static const char *const ACTIVATION_KEYS[] = {"activation", "slope", "alpha", NULL};
+const jc_layer_ops jc_activation_ops = {
+    .section = "activation",
+    .kind = "Activation",
+    .keys = ACTIVATION_KEYS,
+        .init = activation_init,
+    .forward = activation_forward,
+    .backward = activation_backward,
+};
 
 jc_act activation_kind(const jc_layer *l) {
   return l->ops == &jc_activation_ops ? ((const act_cfg *)l->cfg)->act : ACT_NONE;

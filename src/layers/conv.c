@@ -250,8 +250,8 @@ static jc_code conv_init(jc_layer *l, const jc_section *sec, jc_err *err) {
   int wo = (l->in.w + pw_total - (int)f) / (int)s + 1;
   if (l->in.h + ph_total < f || l->in.w + pw_total < f || ho < 1 || wo < 1)
     return jc_fail(err, JC_ERR_USAGE,
-                   "%s:%d: [conv] kernel %ldx%ld does not fit the %dx%d input (padding %d,%d): output would be empty",
-                   l->path, cfg_line(sec, "size"), f, f, l->in.h, l->in.w, ph_total, pw_total);
+                   "%s: [conv] kernel %ldx%ld does not fit the %dx%d input (padding %d,%d): output would be empty",
+                   cfg_where(sec, "size").s, f, f, l->in.h, l->in.w, ph_total, pw_total);
   conv_cfg *c = malloc(sizeof *c);
   if (!c) return jc_fail(err, JC_ERR_NOMEM, "out of memory");
   *c = (conv_cfg){.k = (int)k, .f = (int)f, .s = (int)s, .pad_top = pt, .pad_left = pl};
@@ -532,4 +532,13 @@ static void conv_backward(const jc_layer *l, const float *params, const float *x
     for (size_t j = 0; j < n_w; j++) dw[j] += vsum(vload(dwv + j * VL));
 }
 
-const jc_layer_ops jc_conv_ops = {"conv", "Conv2D", conv_init, conv_forward, conv_backward};
+static const char *const CONV_KEYS[] = {"filters", "size", "stride", "pad", NULL};
+const jc_layer_ops jc_conv_ops = {
+    .section = "conv",
+    .kind = "Conv2D",
+    .keys = CONV_KEYS,
+    .flags = LAYER_TAKES_ACTIVATION | LAYER_FUSES_RELU | LAYER_TAKES_MASKED_DY,
+    .init = conv_init,
+    .forward = conv_forward,
+    .backward = conv_backward,
+};

@@ -55,4 +55,13 @@ static void dense_backward(const jc_layer *l, const float *params, const float *
   if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
 }
 
-const jc_layer_ops jc_dense_ops = {"dense", "Dense", dense_init, dense_forward, dense_backward};
+static const char *const DENSE_KEYS[] = {"units", NULL};
+const jc_layer_ops jc_dense_ops = {
+    .section = "dense",
+    .kind = "Dense",
+    .keys = DENSE_KEYS,
+    .flags = LAYER_TAKES_ACTIVATION | LAYER_FUSES_RELU,
+    .init = dense_init,
+    .forward = dense_forward,
+    .backward = dense_backward,
+};

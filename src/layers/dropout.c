@@ -59,4 +59,12 @@ static void dropout_backward(const jc_layer *l, const float *params, const float
       dx[(size_t)i * per + e] = dy[(size_t)i * per + e] * keep_scale(l, ctx, ctx->first_sample + (uint64_t)i, e, c->rate);
 }
 
-const jc_layer_ops jc_dropout_ops = {"dropout", "Dropout", dropout_init, dropout_forward, dropout_backward};
+static const char *const DROPOUT_KEYS[] = {"rate", NULL};
+const jc_layer_ops jc_dropout_ops = {
+    .section = "dropout",
+    .kind = "Dropout",
+    .keys = DROPOUT_KEYS,
+        .init = dropout_init,
+    .forward = dropout_forward,
+    .backward = dropout_backward,
+};

@@ -19,4 +19,12 @@ static void flatten_backward(const jc_layer *l, const float *params, const float
   if (dx) memcpy(dx, dy, (size_t)n * shape_size(l->in) * sizeof *dx);
 }
 
-const jc_layer_ops jc_flatten_ops = {"flatten", "Flatten", flatten_init, flatten_forward, flatten_backward};
+static const char *const FLATTEN_KEYS[] = {NULL};
+const jc_layer_ops jc_flatten_ops = {
+    .section = "flatten",
+    .kind = "Flatten",
+    .keys = FLATTEN_KEYS,
+        .init = flatten_init,
+    .forward = flatten_forward,
+    .backward = flatten_backward,
+};

@@ -15,8 +15,8 @@ static jc_code maxout_init(jc_layer *l, const jc_section *sec, jc_err *err) {
   JC_TRY(cfg_require(sec, "pieces", err));
   JC_TRY(cfg_int(sec, "pieces", 0, 1, 4096, &k, err));
   if (l->in.c % k != 0)
-    return jc_fail(err, JC_ERR_USAGE, "%s:%d: [maxout] pieces = %ld does not divide the %d input channels",
-                   l->path, cfg_line(sec, "pieces"), k, l->in.c);
+    return jc_fail(err, JC_ERR_USAGE, "%s: [maxout] pieces = %ld does not divide the %d input channels",
+                   cfg_where(sec, "pieces").s, k, l->in.c);
   maxout_cfg *c = malloc(sizeof *c);
   if (!c) return jc_fail(err, JC_ERR_NOMEM, "out of memory");
   c->k = (int)k;
@@ -62,4 +62,12 @@ static void maxout_backward(const jc_layer *l, const float *params, const float 
       }
 }
 
-const jc_layer_ops jc_maxout_ops = {"maxout", "Maxout", maxout_init, maxout_forward, maxout_backward};
+static const char *const MAXOUT_KEYS[] = {"pieces", NULL};
+const jc_layer_ops jc_maxout_ops = {
+    .section = "maxout",
+    .kind = "Maxout",
+    .keys = MAXOUT_KEYS,
+        .init = maxout_init,
+    .forward = maxout_forward,
+    .backward = maxout_backward,
+};

@@ -22,12 +22,12 @@ static jc_code pool_init(jc_layer *l, const jc_section *sec, jc_err *err) {
   JC_TRY(cfg_int(sec, "stride", f, 1, 4096, &s, err));
   JC_TRY(cfg_int(sec, "pad", 0, 0, 4096, &p, err));
   if (2 * p > f)
-    return jc_fail(err, JC_ERR_USAGE, "%s:%d: [%s] pad = %ld must be at most half the size (%ld)", l->path,
-                   cfg_line(sec, "pad"), sec->name, p, f);
+    return jc_fail(err, JC_ERR_USAGE, "%s: [%s] pad = %ld must be at most half the size (%ld)",
+                   cfg_where(sec, "pad").s, sec->name, p, f);
   int ho = (int)((l->in.h + 2 * p - f) / s + 1), wo = (int)((l->in.w + 2 * p - f) / s + 1);
   if (l->in.h + 2 * p < f || l->in.w + 2 * p < f || ho < 1 || wo < 1)
-    return jc_fail(err, JC_ERR_USAGE, "%s:%d: [%s] window %ldx%ld does not fit the %dx%d input", l->path,
-                   cfg_line(sec, "size"), sec->name, f, f, l->in.h, l->in.w);
+    return jc_fail(err, JC_ERR_USAGE, "%s: [%s] window %ldx%ld does not fit the %dx%d input",
+                   cfg_where(sec, "size").s, sec->name, f, f, l->in.h, l->in.w);
   pool_cfg *c = malloc(sizeof *c);
   if (!c) return jc_fail(err, JC_ERR_NOMEM, "out of memory");
   *c = (pool_cfg){(int)f, (int)s, (int)p};
@@ -274,5 +274,21 @@ static void avgpool_backward(const jc_layer *l, const float *params, const float
   }
 }
 
-const jc_layer_ops jc_maxpool_ops = {"maxpool", "MaxPooling2D", pool_init, maxpool_forward, maxpool_backward};
-const jc_layer_ops jc_avgpool_ops = {"avgpool", "AveragePooling2D", pool_init, avgpool_forward, avgpool_backward};
+static const char *const POOL_KEYS[] = {"size", "stride", "pad", NULL};
+const jc_layer_ops jc_maxpool_ops = {
+    .section = "maxpool",
+    .kind = "MaxPooling2D",
+    .keys = POOL_KEYS,
+    .flags = LAYER_MASKS_RELU,
+    .init = pool_init,
+    .forward = maxpool_forward,
+    .backward = maxpool_backward,
+};
+const jc_layer_ops jc_avgpool_ops = {
+    .section = "avgpool",
+    .kind = "AveragePooling2D",
+    .keys = POOL_KEYS,
+    .init = pool_init,
+    .forward = avgpool_forward,
+    .backward = avgpool_backward,
+};
