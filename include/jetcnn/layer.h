@@ -68,9 +68,10 @@ typedef struct {
    * With l->relu_out, y and dy are those of the ReLU'd output (the layer masks dy by y > 0). */
   void (*backward)(const jc_layer *l, const float *params, const float *x, const float *y,
                    const float *dy, float *dx, float *grads, int n, const jc_ctx *ctx);
-  /* Append the ONNX nodes (and initializers from params) computing tensor `y` from tensor
-   * `x` (NCHW float) to g; NULL: the kind cannot be exported yet. */
-  jc_code (*export_onnx)(const jc_layer *l, const float *params, jc_onnx_graph *g, const char *x,
+  /* Append to g the ONNX nodes (and initializers from params) that compute the tensor named
+   * y from the tensors named x[0 .. n_inputs-1] (NCHW float); NULL: the kind cannot be
+   * exported yet. */
+  jc_code (*export_onnx)(const jc_layer *l, const float *params, jc_onnx_graph *g, const char *const *x,
                          const char *y, jc_err *err);
 } jc_layer_ops;
 
