@@ -57,21 +57,74 @@ static jc_code read_text(hid_t loc, const char *path, const char *name, char **o
   return rc;
 }
 
-/* Every weight finite, or an error naming the first layer that is not. */
-static jc_code check_finite(const jc_net *net, const float *params, jc_err *err) {
+/* Names of a layer's parameter tensors in its /weights/layerNN group. */
+static const char *kernel_name(const jc_layer *l) { return l->ops->kernel_name ? l->ops->kernel_name : "kernel"; }
+static const char *bias_name(const jc_layer *l) { return l->ops->bias_name ? l->ops->bias_name : "bias"; }
+
+/* Number of state tensors of a layer (each n_state / parts floats). */
+static int state_parts(const jc_layer *l) {
+  int n = 0;
+  while (l->n_state && l->ops->state_names && l->ops->state_names[n]) n++;
+  return n;
+}
+
+/* Every weight and state value finite, or an error naming the first tensor that is not. */
+static jc_code check_finite(const jc_net *net, const float *params, const float *state, jc_err *err) {
   for (int i = 0; i < net->n_layers; i++) {
     const jc_layer *l = &net->layers[i];
     for (size_t j = 0; j < l->n_kernel + l->n_bias; j++)
       if (!isfinite(params[l->offset + j]))
         return jc_fail(err, JC_ERR_RUNTIME, "the weights of layer%02d (%s) %s are not finite (NaN or Inf); "
                        "checkpoint not written, the last good one is kept", l->index, l->ops->section,
-                       j < l->n_kernel ? "kernel" : "bias");
+                       j < l->n_kernel ? kernel_name(l) : bias_name(l));
+    for (size_t j = 0; j < l->n_state; j++)
+      if (!isfinite(state[l->state_offset + j]))
+        return jc_fail(err, JC_ERR_RUNTIME, "the %s of layer%02d (%s) is not finite (NaN or Inf); checkpoint not "
+                       "written, the last good one is kept", l->ops->state_names[j * (size_t)state_parts(l) / l->n_state],
+                       l->index, l->ops->section);
   }
   return JC_OK;
 }
 
-static jc_code write_contents(hid_t f, const jc_net *net, const float *params, const jc_optim *opt,
-                              const jc_progress *progress, jc_err *err) {
+/* /weights/layerNN of layer l: created by the first layer of its section that has tensors,
+ * opened by the others (a conv and the batch norm of its `batch_normalize = 1`). */
+static hid_t layer_group(hid_t g, const jc_layer *l, const char *name, jc_err *err) {
+  if (H5Lexists(g, name, H5P_DEFAULT) > 0) {
+    hid_t lg = H5Gopen2(g, name, H5P_DEFAULT);
+    if (lg < 0) h5io_fail(err, JC_ERR_IO, "cannot open group /weights/%s", name);
+    return lg;
+  }
+  hid_t lg = H5Gcreate2(g, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (lg < 0) {
+    h5io_fail(err, JC_ERR_IO, "cannot create group /weights/%s", name);
+    return lg;
+  }
+  if (h5io_write_attr_str(lg, "section", l->ops->section, err) != JC_OK) {
+    H5Gclose(lg);
+    return H5I_INVALID_HID;
+  }
+  return lg;
+}
+
+/* Layer l's tensors into its group: kernel, bias (when it has one), state. */
+static jc_code write_layer(hid_t lg, const jc_layer *l, const float *params, const float *state, jc_err *err) {
+  hsize_t kdims[4], bdims[1] = {l->n_bias};
+  for (int d = 0; d < l->kernel_ndims; d++) kdims[d] = (hsize_t)l->kernel_shape[d];
+  jc_code rc = JC_OK;
+  if (l->n_kernel) rc = h5io_write_full(lg, kernel_name(l), H5T_NATIVE_FLOAT, l->kernel_ndims, kdims, params + l->offset, err);
+  if (rc == JC_OK && l->n_bias)
+    rc = h5io_write_full(lg, bias_name(l), H5T_NATIVE_FLOAT, 1, bdims, params + l->offset + l->n_kernel, err);
+  const int parts = state_parts(l);
+  for (int k = 0; rc == JC_OK && k < parts; k++) {
+    hsize_t sdims[1] = {l->n_state / (size_t)parts};
+    rc = h5io_write_full(lg, l->ops->state_names[k], H5T_NATIVE_FLOAT, 1, sdims,
+                         state + l->state_offset + (size_t)k * sdims[0], err);
+  }
+  return rc;
+}
+
+static jc_code write_contents(hid_t f, const jc_net *net, const float *params, const float *state,
+                              const jc_optim *opt, const jc_progress *progress, jc_err *err) {
   char *text = config_to_text(net->cfg, err);
   if (!text) return err->code;
   jc_code rc = h5io_write_attr_str(f, "format", CHECKPOINT_FORMAT, err);
@@ -85,20 +138,15 @@ static jc_code write_contents(hid_t f, const jc_net *net, const float *params, c
   if (rc == JC_OK && g < 0) rc = h5io_fail(err, JC_ERR_IO, "cannot create group /weights");
   for (int i = 0; rc == JC_OK && i < net->n_layers; i++) {
     const jc_layer *l = &net->layers[i];
-    if (l->n_kernel == 0) continue;
+    if (l->n_kernel == 0 && l->n_state == 0) continue;
     char name[32];
     snprintf(name, sizeof name, "layer%02d", l->index);
-    hid_t lg = H5Gcreate2(g, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t lg = layer_group(g, l, name, err);
     if (lg < 0) {
-      rc = h5io_fail(err, JC_ERR_IO, "cannot create group /weights/%s", name);
+      rc = err->code;
       break;
     }
-    hsize_t kdims[4], bdims[1] = {l->n_bias};
-    for (int d = 0; d < l->kernel_ndims; d++) kdims[d] = (hsize_t)l->kernel_shape[d];
-    rc = h5io_write_full(lg, "kernel", H5T_NATIVE_FLOAT, l->kernel_ndims, kdims, params + l->offset, err);
-    if (rc == JC_OK)
-      rc = h5io_write_full(lg, "bias", H5T_NATIVE_FLOAT, 1, bdims, params + l->offset + l->n_kernel, err);
-    if (rc == JC_OK) rc = h5io_write_attr_str(lg, "section", l->ops->section, err);
+    rc = write_layer(lg, l, params, state, err);
     H5Gclose(lg);
   }
   if (g >= 0) H5Gclose(g);
@@ -122,14 +170,14 @@ static jc_code write_contents(hid_t f, const jc_net *net, const float *params, c
   return rc;
 }
 
-jc_code checkpoint_write(const char *path, const jc_net *net, const float *params, const jc_optim *opt,
-                         const jc_progress *progress, MPI_Comm comm, jc_err *err) {
+jc_code checkpoint_write(const char *path, const jc_net *net, const float *params, const float *state,
+                         const jc_optim *opt, const jc_progress *progress, MPI_Comm comm, jc_err *err) {
   jc_code rc = JC_OK;
-  if (dist_rank(comm) == 0 && check_finite(net, params, err) != JC_OK) rc = err->code;
+  if (dist_rank(comm) == 0 && check_finite(net, params, state, err) != JC_OK) rc = err->code;
   if (rc == JC_OK && dist_rank(comm) == 0) {
     hid_t f = h5io_create_tmp(path, MPI_COMM_SELF, err);
     if (f < 0) rc = err->code;
-    if (rc == JC_OK && write_contents(f, net, params, opt, progress, err) != JC_OK)
+    if (rc == JC_OK && write_contents(f, net, params, state, opt, progress, err) != JC_OK)
       rc = jc_prefix(err, "%s.tmp: ", path); /* dataset messages do not name the file */
     if (rc == JC_OK) rc = h5io_commit(&f, path, MPI_COMM_SELF, err);
     else h5io_abandon(&f, path, MPI_COMM_SELF);
@@ -176,19 +224,24 @@ static jc_code read_checked(hid_t loc, const char *path, const char *where, cons
   return h5io_read_full(loc, path, full, H5T_NATIVE_FLOAT, out, err);
 }
 
-jc_code checkpoint_read(const char *path, const jc_net *net, float *params, jc_optim *opt, jc_progress *progress,
-                        MPI_Comm comm, jc_err *err) {
+jc_code checkpoint_read(const char *path, const jc_net *net, float *params, float *state, jc_optim *opt,
+                        jc_progress *progress, MPI_Comm comm, jc_err *err) {
   hid_t f = h5io_open_read(path, comm, err);
   jc_code rc = f < 0 ? err->code : JC_OK;
   if (rc == JC_OK) rc = h5io_check_format(f, path, CHECKPOINT_FORMAT, err);
   for (int i = 0; rc == JC_OK && i < net->n_layers; i++) {
     const jc_layer *l = &net->layers[i];
-    if (l->n_kernel == 0) continue;
     char where[32];
     snprintf(where, sizeof where, "/weights/layer%02d", l->index);
     int bshape[1] = {(int)l->n_bias};
-    rc = read_checked(f, path, where, "kernel", l->kernel_ndims, l->kernel_shape, params + l->offset, err);
-    if (rc == JC_OK) rc = read_checked(f, path, where, "bias", 1, bshape, params + l->offset + l->n_kernel, err);
+    if (l->n_kernel) rc = read_checked(f, path, where, kernel_name(l), l->kernel_ndims, l->kernel_shape, params + l->offset, err);
+    if (rc == JC_OK && l->n_bias)
+      rc = read_checked(f, path, where, bias_name(l), 1, bshape, params + l->offset + l->n_kernel, err);
+    const int parts = state ? state_parts(l) : 0;
+    for (int k = 0; rc == JC_OK && k < parts; k++) {
+      int sshape[1] = {(int)(l->n_state / (size_t)parts)};
+      rc = read_checked(f, path, where, l->ops->state_names[k], 1, sshape, state + l->state_offset + (size_t)k * (size_t)sshape[0], err);
+    }
   }
   if (rc == JC_OK && progress) {
     *progress = (jc_progress){0, 0, 0, {0, 0, 0}, 0, NULL};
@@ -312,11 +365,11 @@ static jc_code link_history(const char *dir, const char *latest, int64_t step, l
   return rc;
 }
 
-jc_code checkpoint_save_run(const char *dir, long keep, const jc_net *net, const float *params,
+jc_code checkpoint_save_run(const char *dir, long keep, const jc_net *net, const float *params, const float *state,
                             const jc_optim *opt, const jc_progress *progress, MPI_Comm comm, jc_err *err) {
   char path[H5IO_PATH_MAX];
   snprintf(path, sizeof path, "%s/checkpoint.h5", dir);
-  JC_TRY(checkpoint_write(path, net, params, opt, progress, comm, err));
+  JC_TRY(checkpoint_write(path, net, params, state, opt, progress, comm, err));
   jc_code rc = JC_OK;
   if (dist_rank(comm) == 0) rc = link_history(dir, path, progress ? progress->step : 0, keep < 1 ? 1 : keep, err);
   return dist_agree(comm, rc, err);

@@ -38,7 +38,8 @@ static jc_code check_sections(const jc_config *cfg, jc_err *err) {
     for (int k = 0; k < sec->n_kv; k++) {
       const char *key = sec->kv[k].key;
       int known = ops ? in_list(ops->keys, key) ||
-                            ((ops->flags & LAYER_TAKES_ACTIVATION) && in_list(LAYER_ACTIVATION_KEYS, key))
+                            ((ops->flags & LAYER_TAKES_ACTIVATION) && in_list(LAYER_ACTIVATION_KEYS, key)) ||
+                            ((ops->flags & LAYER_TAKES_BATCHNORM) && in_list(LAYER_BATCHNORM_KEYS, key))
                       : in_list(NET_KEYS, key);
       if (known) continue;
       if (sec->kv[k].line == 0)
@@ -139,9 +140,10 @@ void net_free(jc_net **net) {
   *net = NULL;
 }
 
-/* Append a layer of kind ops fed by shape `in`, configured by section sec. */
-static jc_code add_layer(jc_net *net, const jc_layer_ops *ops, const jc_section *sec, jc_shape in, int fused,
-                         jc_err *err) {
+/* Append a layer of kind ops reading the outputs of layers src[] (-1: the net's input),
+ * configured by section sec. */
+static jc_code add_layer(jc_net *net, const jc_layer_ops *ops, const jc_section *sec, const int *src, int fused,
+                         int no_bias, jc_err *err) {
   jc_layer *l = &net->layers[net->n_layers];
   memset(l, 0, sizeof *l);
   l->ops = ops;
@@ -149,13 +151,68 @@ static jc_code add_layer(jc_net *net, const jc_layer_ops *ops, const jc_section 
   l->path = sec->path;
   l->line = sec->line;
   l->fused = fused;
-  l->in = in;
+  l->no_bias = no_bias;
+  l->affine = net->inference && (ops->flags & LAYER_AFFINE_AT_INFERENCE);
+  l->n_in = ops->n_inputs > 1 ? ops->n_inputs : 1;
+  for (int s = 0; s < l->n_in; s++) {
+    l->src[s] = src[s];
+    l->in_shape[s] = src[s] >= 0 ? net->layers[src[s]].out : net->hp.input;
+  }
+  l->in = l->in_shape[0];
   jc_code rc = ops->init(l, sec, err);
   if (rc != JC_OK) return rc;
   net->n_layers++;
   if (shape_size(l->out) == 0)
     return jc_fail(err, JC_ERR_USAGE, "%s:%d: [%s] produces an empty output", sec->path, sec->line, sec->name);
   return JC_OK;
+}
+
+/* The section that `from = -k` of a multi-input section names (k sections back): *src gets
+ * the index of its last layer (sec_last: per config section, -1 for [net]). */
+static jc_code resolve_from(const jc_section *sec, const int *sec_last, int *src, jc_err *err) {
+  long from;
+  JC_TRY(cfg_require(sec, "from", err));
+  JC_TRY(cfg_int(sec, "from", 0, -1000000, 1000000, &from, err));
+  if (from >= 0)
+    return jc_fail(err, JC_ERR_USAGE, "%s: [%s] from = %ld must be negative: -k names the section k before this one",
+                   cfg_where(sec, "from").s, sec->name, from);
+  if (sec->layer_index + from < 0)
+    return jc_fail(err, JC_ERR_USAGE,
+                   "%s: [%s] from = %ld reaches before the first layer section (this is layer%02d: from = -%d names "
+                   "layer00)", cfg_where(sec, "from").s, sec->name, from, sec->layer_index, sec->layer_index);
+  *src = sec_last[sec->layer_index + from + 1];
+  return JC_OK;
+}
+
+/* The layers of every section after [net], in order: the section's own layer, a batch norm
+ * for `batch_normalize = 1`, an activation for `activation =` (fused = 1 for the last two). */
+static jc_code add_sections(jc_net *net, jc_err *err) {
+  const jc_config *cfg = net->cfg;
+  int *sec_last = jc_malloc((size_t)cfg->n_sec * sizeof *sec_last, err);
+  if (!sec_last) return JC_ERR_NOMEM;
+  sec_last[0] = -1;
+  jc_code rc = JC_OK;
+  for (int i = 1; rc == JC_OK && i < cfg->n_sec; i++) {
+    const jc_section *sec = &cfg->sec[i];
+    const jc_layer_ops *ops = layer_ops_for(sec->name);
+    long bn = 0;
+    int src[LAYER_MAX_INPUTS] = {net->n_layers - 1, -1};
+    if (ops->flags & LAYER_TAKES_BATCHNORM) rc = cfg_int(sec, "batch_normalize", 0, 0, 1, &bn, err);
+    if (rc == JC_OK && ops->n_inputs > 1) rc = resolve_from(sec, sec_last, &src[1], err);
+    /* an inference net folds the norm into the layer: that one keeps its bias */
+    if (rc == JC_OK) rc = add_layer(net, ops, sec, src, 0, bn && !net->inference, err);
+    int prev[LAYER_MAX_INPUTS] = {net->n_layers - 1, -1};
+    if (rc == JC_OK && bn) {
+      rc = add_layer(net, &jc_batchnorm_ops, sec, prev, 1, 0, err);
+      prev[0] = net->n_layers - 1;
+    }
+    if (rc == JC_OK && (ops->flags & LAYER_TAKES_ACTIVATION) &&
+        strcmp(cfg_str(sec, "activation", "linear"), "linear") != 0)
+      rc = add_layer(net, &jc_activation_ops, sec, prev, 1, 0, err);
+    sec_last[i] = net->n_layers - 1;
+  }
+  free(sec_last);
+  return rc;
 }
 
 /* Decide how the last layer's output becomes class probabilities. */
@@ -194,7 +251,39 @@ static jc_code choose_head(jc_net *net, const jc_section *last_sec, jc_err *err)
   return JC_OK;
 }
 
-jc_code net_create(jc_config *cfg, jc_net **out, jc_err *err) {
+/* The layer whose output buffer layer i's output is: itself, or for a skipped layer the one
+ * it runs inside. */
+static int producer(const jc_net *net, int i) {
+  while (i >= 0 && net->layers[i].skip) i = net->layers[i].src[0];
+  return i;
+}
+
+/* Who reads what, and which layers run inside the one before them (skip): in an inference
+ * net a batch norm whose input only it reads, from a layer that can absorb it; a fused ReLU
+ * after a kind that applies it itself. A layer after that ReLU that can mask the gradient as
+ * it routes it does, when it is the ReLU's only reader (one pass less each way). */
+static void plan_graph(jc_net *net) {
+  for (int i = 0; i < net->n_layers; i++)
+    for (int s = 0; s < net->layers[i].n_in; s++)
+      if (net->layers[i].src[s] >= 0) net->layers[net->layers[i].src[s]].readers++;
+  for (int i = 0; i < net->n_layers; i++) {
+    jc_layer *l = &net->layers[i];
+    const int src = l->src[0];
+    if (l->affine && src >= 0 && (net->layers[src].ops->flags & LAYER_TAKES_BATCHNORM) && net->layers[src].readers == 1)
+      l->skip = 1; /* folded (net_fold_params) */
+    if (!l->fused || activation_kind(l) != ACT_RELU || src < 0 || net->layers[src].readers != 1) continue;
+    jc_layer *p = &net->layers[producer(net, src)];
+    if (!(p->ops->flags & LAYER_FUSES_RELU)) continue;
+    p->relu_out = 1;
+    l->skip = 1;
+    if ((p->ops->flags & LAYER_TAKES_MASKED_DY) && l->readers == 1 && i + 1 < net->n_layers &&
+        net->layers[i + 1].src[0] == i && (net->layers[i + 1].ops->flags & LAYER_MASKS_RELU))
+      p->dy_masked = net->layers[i + 1].relu_in = 1;
+  }
+}
+
+/* Build the net of cfg (taking ownership); inference: net_create_inference's model. */
+static jc_code build(jc_config *cfg, int inference, jc_net **out, jc_err *err) {
   *out = NULL;
   jc_net *net = calloc(1, sizeof *net);
   if (!net) {
@@ -202,47 +291,81 @@ jc_code net_create(jc_config *cfg, jc_net **out, jc_err *err) {
     return jc_fail(err, JC_ERR_NOMEM, "out of memory");
   }
   net->cfg = cfg;
+  net->inference = inference;
   jc_code rc = check_sections(cfg, err);
   if (rc == JC_OK) rc = parse_hparams(&cfg->sec[0], &net->hp, err);
   if (rc == JC_OK) {
-    net->layers = calloc((size_t)cfg->n_sec * 2, sizeof *net->layers);
+    net->layers = calloc((size_t)cfg->n_sec * 3, sizeof *net->layers);
     if (!net->layers) rc = jc_fail(err, JC_ERR_NOMEM, "out of memory");
   }
-  jc_shape shape = net->hp.input;
-  for (int i = 1; rc == JC_OK && i < cfg->n_sec; i++) {
-    const jc_section *sec = &cfg->sec[i];
-    rc = add_layer(net, layer_ops_for(sec->name), sec, shape, 0, err);
-    if (rc != JC_OK) break;
-    shape = net->layers[net->n_layers - 1].out;
-    const jc_layer_ops *ops = net->layers[net->n_layers - 1].ops;
-    if ((ops->flags & LAYER_TAKES_ACTIVATION) && strcmp(cfg_str(sec, "activation", "linear"), "linear") != 0) {
-      rc = add_layer(net, &jc_activation_ops, sec, shape, 1, err);
-      if (rc == JC_OK) shape = net->layers[net->n_layers - 1].out;
-    }
-  }
+  if (rc == JC_OK) rc = add_sections(net, err);
   if (rc == JC_OK) rc = choose_head(net, &cfg->sec[cfg->n_sec - 1], err);
   if (rc != JC_OK) {
     net_free(&net);
     return rc;
   }
-  /* A fused ReLU is applied by the layer before it when that kind can (one pass less over
-   * the activations each way); every other activation stays a layer of its own. */
-  for (int i = 0; i + 1 < net->n_layers; i++) {
-    jc_layer *l = &net->layers[i];
-    l->relu_out = (l->ops->flags & LAYER_FUSES_RELU) && net->layers[i + 1].fused &&
-                  activation_kind(&net->layers[i + 1]) == ACT_RELU;
-    /* and a layer after that ReLU that can mask the gradient as it routes it does (one pass less) */
-    if (l->relu_out && (l->ops->flags & LAYER_TAKES_MASKED_DY) && i + 2 < net->n_layers &&
-        (net->layers[i + 2].ops->flags & LAYER_MASKS_RELU))
-      l->dy_masked = net->layers[i + 2].relu_in = 1;
-  }
-  size_t offset = 0;
+  plan_graph(net);
   for (int i = 0; i < net->n_layers; i++) {
-    net->layers[i].offset = offset;
-    offset += net->layers[i].n_kernel + net->layers[i].n_bias;
+    jc_layer *l = &net->layers[i];
+    l->offset = net->n_params;
+    net->n_params += l->n_kernel + l->n_bias;
+    l->state_offset = net->n_state;
+    net->n_state += l->n_state;
+    l->stats_offset = net->n_batch_stats;
+    net->n_batch_stats += l->n_stats;
   }
-  net->n_params = offset;
   *out = net;
+  return JC_OK;
+}
+
+jc_code net_create(jc_config *cfg, jc_net **out, jc_err *err) { return build(cfg, 0, out, err); }
+
+jc_code net_create_inference(const jc_net *net, jc_net **out, jc_err *err) {
+  *out = NULL;
+  char *text = config_to_text(net->cfg, err);
+  if (!text) return err->code;
+  jc_config *copy = NULL;
+  jc_code rc = config_parse_text(text, net->cfg->path, &copy, err);
+  free(text);
+  return rc == JC_OK ? build(copy, 1, out, err) : rc;
+}
+
+void net_fold_params(const jc_net *net, const float *params, const float *state, const jc_net *inet, float *iparams) {
+  for (int i = 0; i < net->n_layers; i++) {
+    const jc_layer *l = &net->layers[i], *il = &inet->layers[i];
+    if (!(l->ops->flags & LAYER_AFFINE_AT_INFERENCE)) {
+      memcpy(iparams + il->offset, params + l->offset, l->n_kernel * sizeof *params);
+      if (il->n_bias) { /* a layer whose bias the norm after it replaced in training starts from 0 */
+        if (l->n_bias) memcpy(iparams + il->offset + il->n_kernel, params + l->offset + l->n_kernel, l->n_bias * sizeof *params);
+        else memset(iparams + il->offset + il->n_kernel, 0, il->n_bias * sizeof *iparams);
+      }
+      continue;
+    }
+    float *a = iparams + il->offset, *b = a + il->n_kernel; /* the map as this layer's kernel and bias */
+    l->ops->affine(l, params, state, a, b);
+    if (!il->skip) continue;
+    /* folded into the layer before: kernel row c times a_c, bias a_c bias_c + b_c */
+    const jc_layer *p = &inet->layers[il->src[0]];
+    const int C = l->in.c;
+    const size_t row = p->n_kernel / (size_t)C;
+    float *pk = iparams + p->offset, *pb = pk + p->n_kernel;
+    for (int c = 0; c < C; c++) {
+      for (size_t j = 0; j < row; j++) pk[(size_t)c * row + j] *= a[c];
+      pb[c] = a[c] * pb[c] + b[c];
+    }
+  }
+}
+
+jc_code net_inference(const jc_net *net, const float *params, const float *state, jc_net **inet, float **iparams,
+                      jc_err *err) {
+  *iparams = NULL;
+  JC_TRY(net_create_inference(net, inet, err));
+  *iparams = jc_malloc((*inet)->n_params * sizeof **iparams + 1, err);
+  if (!*iparams) {
+    net_free(inet);
+    return JC_ERR_NOMEM;
+  }
+  net_fold_params(net, params, state, *inet, *iparams);
   return JC_OK;
 }
 
@@ -251,10 +374,36 @@ void net_init_params(const jc_net *net, float *params, uint64_t seed) {
     const jc_layer *l = &net->layers[i];
     size_t n = l->n_kernel + l->n_bias;
     if (n == 0) continue;
+    if (l->ops->init_params) {
+      l->ops->init_params(l, params);
+      continue;
+    }
     jc_rng r = rng_stream(seed * 1000003ULL + (uint64_t)l->index + 1);
     double bound = 1.0 / sqrt((double)(l->fan_in ? l->fan_in : 1));
     for (size_t j = 0; j < n; j++) params[l->offset + j] = (float)((2.0 * rng_uniform(&r) - 1.0) * bound);
   }
+}
+
+void net_init_state(const jc_net *net, float *state) {
+  for (int i = 0; i < net->n_layers; i++)
+    if (net->layers[i].n_state) net->layers[i].ops->init_state(&net->layers[i], state);
+}
+
+void net_update_state(const jc_net *net, float *state, const float *stats, int n) {
+  for (int i = 0; i < net->n_layers; i++)
+    if (net->layers[i].n_state) net->layers[i].ops->update_state(&net->layers[i], state, stats, n);
+}
+
+int net_stats_segments(const jc_net *net, size_t *seg) {
+  int n = 0;
+  seg[0] = 0;
+  for (int i = 0; i < net->n_layers; i++) {
+    const jc_layer *l = &net->layers[i];
+    int parts = 0; /* the statistics have the state's parts (a norm's means, its variances) */
+    while (l->ops->state_names && l->ops->state_names[parts]) parts++;
+    for (int k = 1; l->n_stats && k <= parts; k++) seg[++n] = l->stats_offset + l->n_stats * (size_t)k / (size_t)parts;
+  }
+  return n;
 }
 
 void net_normalize_input(const jc_net *net, float *x, int n) {
@@ -273,16 +422,16 @@ void net_normalize_input(const jc_net *net, float *x, int n) {
   }
 }
 
-/* Layer i is a ReLU applied by layer i-1 (relu_out): its output is layer i-1's buffer and
- * net_forward/net_backward do not run it. */
-static int skipped(const jc_net *net, int i) { return i > 0 && net->layers[i - 1].relu_out; }
-
 /* ---- per-thread workspace ---- */
 void net_ws_free(jc_net_ws **ws) {
   if (!ws || !*ws) return;
   jc_net_ws *w = *ws;
   if (w->act) free(w->act[0]);
   free(w->act);
+  free(w->gsum);
+  free(w->gtmp[0]); /* the block of the gradient sums too */
+  free(w->grad);
+  free(w->have);
   free(w->d0);
   free(w->d1);
   free(w->scratch);
@@ -295,24 +444,49 @@ jc_net_ws *net_ws_create(const jc_net *net, int max_n, jc_err *err) {
   jc_net_ws *w = jc_calloc(1, sizeof *w, err);
   if (!w) return NULL;
   w->max_n = max_n;
-  size_t total = 0, biggest = shape_size(net->hp.input), scratch = 1;
-  for (int i = 0; i < net->n_layers; i++) {
-    if (!skipped(net, i)) total += shape_size(net->layers[i].out);
-    if (shape_size(net->layers[i].out) > biggest) biggest = shape_size(net->layers[i].out);
-    if (layer_ws_floats(&net->layers[i], max_n) > scratch) scratch = layer_ws_floats(&net->layers[i], max_n);
+  const int L = net->n_layers;
+  size_t total = 0, shared = 0, biggest = shape_size(net->hp.input), scratch = 1;
+  for (int i = 0; i < L; i++) {
+    const jc_layer *l = &net->layers[i];
+    if (!l->skip) total += shape_size(l->out);
+    if (l->readers > 1) shared += shape_size(l->out);
+    if (shape_size(l->out) > biggest) biggest = shape_size(l->out);
+    if (layer_ws_floats(l, max_n) > scratch) scratch = layer_ws_floats(l, max_n);
   }
-  w->act = jc_calloc((size_t)net->n_layers, sizeof *w->act, err);
-  if (w->act) w->act[0] = jc_malloc(total * (size_t)max_n * sizeof(float), err);
-  w->d0 = jc_malloc(biggest * (size_t)max_n * sizeof(float), err);
-  w->d1 = jc_malloc(biggest * (size_t)max_n * sizeof(float), err);
+  const size_t n = (size_t)max_n;
+  w->act = jc_calloc((size_t)L, sizeof *w->act, err);
+  if (w->act) w->act[0] = jc_malloc(total * n * sizeof(float), err);
+  w->gsum = jc_calloc((size_t)L, sizeof *w->gsum, err);
+  w->grad = jc_calloc((size_t)L, sizeof *w->grad, err);
+  w->have = jc_calloc((size_t)L, 1, err);
+  /* outputs read by several layers: their gradient sums, then the shares added to them */
+  float *sums = shared ? jc_malloc((shared + (size_t)LAYER_MAX_INPUTS * biggest) * n * sizeof(float), err) : NULL;
+  w->d0 = jc_malloc(biggest * n * sizeof(float), err);
+  w->d1 = jc_malloc(biggest * n * sizeof(float), err);
   w->scratch = jc_malloc(scratch * sizeof(float), err);
-  w->dlogits = jc_malloc((size_t)net->n_logits * (size_t)max_n * sizeof(float), err);
-  if (!w->act || !w->act[0] || !w->d0 || !w->d1 || !w->scratch || !w->dlogits) {
+  w->dlogits = jc_malloc((size_t)net->n_logits * n * sizeof(float), err);
+  if (!w->act || !w->act[0] || !w->gsum || !w->grad || !w->have || (shared && !sums) || !w->d0 || !w->d1 ||
+      !w->scratch || !w->dlogits) {
+    free(sums);
     net_ws_free(&w);
     return NULL;
   }
-  for (int i = 1; i < net->n_layers; i++)
-    w->act[i] = skipped(net, i) ? w->act[i - 1] : w->act[i - 1] + shape_size(net->layers[i - 1].out) * (size_t)max_n;
+  w->gtmp[0] = sums; /* owns the block (net_ws_free) */
+  for (int s = 1; sums && s < LAYER_MAX_INPUTS; s++) w->gtmp[s] = w->gtmp[s - 1] + biggest * n;
+  float *next_sum = sums ? sums + (size_t)LAYER_MAX_INPUTS * biggest * n : NULL, *next_act = w->act[0];
+  for (int i = 0; i < L; i++) {
+    const jc_layer *l = &net->layers[i];
+    if (l->skip) {
+      w->act[i] = w->act[l->src[0]];
+    } else {
+      w->act[i] = next_act;
+      next_act += shape_size(l->out) * n;
+    }
+    if (l->readers > 1) {
+      w->gsum[i] = next_sum;
+      next_sum += shape_size(l->out) * n;
+    }
+  }
   return w;
 }
 
@@ -325,34 +499,69 @@ static double thread_seconds(void) {
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+
+/* The inputs of layer l: the outputs it reads (x for -1). */
+static void inputs_of(const jc_layer *l, const jc_net_ws *ws, const float *x, const float **in) {
+  for (int s = 0; s < l->n_in; s++) in[s] = l->src[s] >= 0 ? ws->act[l->src[s]] : x;
+}
+
 const float *net_forward(const jc_net *net, const float *params, jc_net_ws *ws, const float *x, int n,
                          jc_ctx ctx) {
   ctx.ws = ws->scratch;
-  const float *in = x;
   for (int i = 0; i < net->n_layers; i++) {
-    if (skipped(net, i)) continue;
+    const jc_layer *l = &net->layers[i];
+    if (l->skip) continue;
+    const float *in[LAYER_MAX_INPUTS];
+    inputs_of(l, ws, x, in);
     double t0 = ws->prof ? thread_seconds() : 0.0;
-    net->layers[i].ops->forward(&net->layers[i], params, in, ws->act[i], n, &ctx);
+    layer_forward(l, params, in, ws->act[i], n, &ctx);
     if (ws->prof) ws->prof[2 * i] += thread_seconds() - t0;
-    in = ws->act[i];
   }
-  return in;
+  return ws->act[net->n_layers - 1];
 }
 
 void net_backward(const jc_net *net, const float *params, jc_net_ws *ws, const float *x,
                   const float *dlogits, float *grads, int n, jc_ctx ctx) {
   ctx.ws = ws->scratch;
-  const float *dy = dlogits;
+  memset(ws->have, 0, (size_t)net->n_layers);
+  ws->grad[net->n_layers - 1] = dlogits;
   for (int i = net->n_layers - 1; i >= 0; i--) {
-    if (skipped(net, i)) continue; /* dy passes to layer i-1 unchanged: it masks it */
     const jc_layer *l = &net->layers[i];
-    const float *in = i > 0 ? ws->act[i - 1] : x;
-    float *dx = NULL;
-    if (i > 0) dx = (dy == ws->d0) ? ws->d1 : ws->d0;
+    const float *dy = ws->grad[i];
+    if (l->skip) { /* its gradient is the one of the layer it runs in: that layer masks or folds it */
+      ws->grad[l->src[0]] = dy;
+      ws->have[l->src[0]] = 1;
+      continue;
+    }
+    /* Where each input's gradient goes: the first share of an output straight into its place
+     * (a ping-pong buffer when one layer reads it, its sum buffer when several do), a further
+     * share into gtmp, added after the call. */
+    float *dx[LAYER_MAX_INPUTS];
+    int add[LAYER_MAX_INPUTS] = {0};
+    for (int s = 0; s < l->n_in; s++) {
+      const int p = l->src[s];
+      if (p < 0) {
+        dx[s] = NULL; /* the input image's gradient is not needed */
+      } else if (!ws->have[p]) {
+        dx[s] = net->layers[p].readers > 1 ? ws->gsum[p] : (dy == ws->d0 ? ws->d1 : ws->d0);
+        ws->grad[p] = dx[s];
+        ws->have[p] = 1;
+      } else {
+        dx[s] = ws->gtmp[s];
+        add[s] = 1;
+      }
+    }
+    const float *in[LAYER_MAX_INPUTS];
+    inputs_of(l, ws, x, in);
     double t0 = ws->prof ? thread_seconds() : 0.0;
-    l->ops->backward(l, params, in, ws->act[i], dy, dx, grads, n, &ctx);
+    layer_backward(l, params, in, ws->act[i], dy, dx, grads, n, &ctx);
+    for (int s = 0; s < l->n_in; s++) {
+      if (!add[s]) continue;
+      float *sum = ws->gsum[l->src[s]];
+      const size_t len = (size_t)n * shape_size(net->layers[l->src[s]].out);
+      for (size_t j = 0; j < len; j++) sum[j] += dx[s][j];
+    }
     if (ws->prof) ws->prof[2 * i + 1] += thread_seconds() - t0;
-    dy = dx;
   }
 }
 

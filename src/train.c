@@ -31,6 +31,7 @@ typedef struct {
   jc_data *train, *val;
   jc_plan *plan;
   float *params;      /* n_params */
+  float *state;       /* n_state: the net's non-trainable state (batch norm's running statistics) */
   size_t row_len;     /* n_params + N_STATS */
   int max_local;      /* most micro-batches one rank computes in a step */
   float *rows;        /* max_local rows: per-micro-batch gradients + statistics */
@@ -356,7 +357,7 @@ static jc_code open_run(trainer *t, jc_progress *at, run_start *how, jc_err *err
       return jc_fail(err, JC_ERR_USAGE, "%s: nothing to resume: no checkpoint.h5 (leave out --resume to start a run)",
                      o->out_dir);
     if (o->force) checkpoint_remove_history(o->out_dir, t->comm); /* they belong to the run started over */
-    if (o->init_path) JC_TRY(checkpoint_read(o->init_path, t->net, t->params, NULL, NULL, t->comm, err));
+    if (o->init_path) JC_TRY(checkpoint_read(o->init_path, t->net, t->params, t->state, NULL, NULL, t->comm, err));
     return JC_OK;
   }
   char *stored = checkpoint_read_config(path, t->comm, err);
@@ -370,7 +371,7 @@ static jc_code open_run(trainer *t, jc_progress *at, run_start *how, jc_err *err
                  "choose another --out, or pass --force to start over", o->out_dir, changes);
   free(changes);
   JC_TRY(rc);
-  JC_TRY(checkpoint_read(path, t->net, t->params, t->opt, at, t->comm, err));
+  JC_TRY(checkpoint_read(path, t->net, t->params, t->state, t->opt, at, t->comm, err));
   if (at->train_jets != 0 && at->train_jets != (int64_t)t->train->n)
     return jc_fail(err, JC_ERR_USAGE, "%s: cannot resume: %s holds %zu jets but the run was trained on %lld",
                    o->out_dir, o->train_path, t->train->n, (long long)at->train_jets);
@@ -447,6 +448,7 @@ static void trainer_free(trainer *t) {
   data_close(&t->val);
   plan_free(&t->plan);
   free(t->params);
+  free(t->state);
   free(t->rows);
   free(t->sum);
   free(t->x);
@@ -472,6 +474,7 @@ static jc_code trainer_init(trainer *t, jc_err *err) {
   t->row_len = net->n_params + N_STATS;
   t->n_threads = omp_get_max_threads();
   t->params = jc_malloc(net->n_params * sizeof(float) + 1, err);
+  t->state = jc_malloc(net->n_state * sizeof(float) + 1, err);
   t->rows = jc_malloc((size_t)t->max_local * t->row_len * sizeof(float), err);
   t->sum = jc_malloc(t->row_len * sizeof(float), err);
   t->x = jc_malloc((size_t)t->max_local * (size_t)hp->micro_batch * shape_size(hp->input) * sizeof(float), err);
@@ -482,7 +485,7 @@ static jc_code trainer_init(trainer *t, jc_err *err) {
   t->prefetch = level >= MPI_THREAD_SERIALIZED;
   if (t->prefetch)
     t->x_next = jc_malloc((size_t)t->max_local * (size_t)hp->micro_batch * shape_size(hp->input) * sizeof(float), err);
-  if (!t->params || !t->rows || !t->sum || !t->x || (t->prefetch && !t->x_next) || !t->ws || !t->opt)
+  if (!t->params || !t->state || !t->rows || !t->sum || !t->x || (t->prefetch && !t->x_next) || !t->ws || !t->opt)
     return JC_ERR_NOMEM;
   for (int i = 0; i < t->n_threads; i++)
     if (!(t->ws[i] = net_ws_create(net, (int)hp->micro_batch, err))) return JC_ERR_NOMEM;
@@ -511,7 +514,7 @@ static jc_code check_replicas(const trainer *t, jc_err *err) {
 static jc_code save(trainer *t, int64_t epoch, size_t epoch_step, const double sums[3], jc_err *err) {
   jc_progress at = {epoch, t->step, (int64_t)epoch_step, {sums[0], sums[1], sums[2]}, (int64_t)t->train->n,
                     t->metrics};
-  jc_code rc = checkpoint_save_run(t->opts->out_dir, t->net->hp.keep_checkpoints, t->net, t->params, t->opt, &at,
+  jc_code rc = checkpoint_save_run(t->opts->out_dir, t->net->hp.keep_checkpoints, t->net, t->params, t->state, t->opt, &at,
                                    t->comm, err);
   if (rc != JC_OK) return jc_prefix(err, "epoch %lld, step %lld: ", (long long)epoch + 1, (long long)t->step);
   t->saved_step = t->step;
@@ -531,6 +534,7 @@ jc_code train_run(jc_net *net, const jc_train_opts *opts, MPI_Comm comm, jc_err 
   rc = dist_agree(comm, rc, err);
   if (rc == JC_OK) {
     net_init_params(net, t.params, hp->seed);
+    net_init_state(net, t.state);
     rc = open_run(&t, &at, &how, err);
   }
   if (rc == JC_OK && how == RUN_FINISHED) {

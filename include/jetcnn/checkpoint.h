@@ -30,15 +30,17 @@ typedef struct {
 } jc_progress;
 
 /* Rank 0 writes path atomically (PATH.tmp, fsync, rename); every rank returns the agreed
- * result. opt and progress may be NULL. Refuses (JC_ERR_RUNTIME, naming the layer) to
- * write non-finite weights, so a diverged run never replaces a good checkpoint. */
-jc_code checkpoint_write(const char *path, const jc_net *net, const float *params, const jc_optim *opt,
-                         const jc_progress *progress, MPI_Comm comm, jc_err *err);
+ * result. params (n_params) and state (n_state; NULL when 0) go to /weights/layerNN, each
+ * tensor under its kind's name (docs/formats.md); opt and progress may be NULL. Refuses
+ * (JC_ERR_RUNTIME, naming the layer) to write non-finite weights or state, so a diverged run
+ * never replaces a good checkpoint. */
+jc_code checkpoint_write(const char *path, const jc_net *net, const float *params, const float *state,
+                         const jc_optim *opt, const jc_progress *progress, MPI_Comm comm, jc_err *err);
 
 /* Checkpoint of a run directory: writes DIR/checkpoint.h5 as checkpoint_write() does, then
  * (rank 0) links it as DIR/checkpoint-STEP.h5 (12 digits), removes all but the newest
  * `keep` of those and fsyncs the directory. Collective. */
-jc_code checkpoint_save_run(const char *dir, long keep, const jc_net *net, const float *params,
+jc_code checkpoint_save_run(const char *dir, long keep, const jc_net *net, const float *params, const float *state,
                             const jc_optim *opt, const jc_progress *progress, MPI_Comm comm, jc_err *err);
 
 /* Number of DIR/checkpoint-STEP.h5 files (0 when DIR cannot be read). Local, no MPI. */
@@ -56,9 +58,10 @@ char *checkpoint_read_config(const char *path, MPI_Comm comm, jc_err *err);
 char *checkpoint_config_changes(const char *stored_text, const jc_config *cfg, jc_err *err);
 
 /* Read the weights into params (n_params floats, layout of net), checking every shape;
- * if opt is non-NULL also the optimizer state, and progress if non-NULL (fields missing in
- * older checkpoints read as 0 / NULL). Collective. */
-jc_code checkpoint_read(const char *path, const jc_net *net, float *params, jc_optim *opt, jc_progress *progress,
-                        MPI_Comm comm, jc_err *err);
+ * if state is non-NULL also the net's state (n_state floats), if opt is non-NULL the
+ * optimizer state, and progress if non-NULL (fields missing in older checkpoints read as
+ * 0 / NULL). Collective. */
+jc_code checkpoint_read(const char *path, const jc_net *net, float *params, float *state, jc_optim *opt,
+                        jc_progress *progress, MPI_Comm comm, jc_err *err);
 
 #endif

@@ -49,6 +49,7 @@ typedef struct {
   corr_geom g, gt;
   int wino;              /* 1: 3x3 with many channels: Winograd F(2x2, 3x3) for all three parts */
   wino_geom wf, wd, wx;  /* its tiles: of the output (forward; dW), of dx */
+  float zero_bias[];     /* K zeros: the bias of a layer without one (no_bias, batch_normalize = 1) */
 } conv_cfg;
 
 static inline float vsum(vf v) {
@@ -252,9 +253,13 @@ static jc_code conv_init(jc_layer *l, const jc_section *sec, jc_err *err) {
     return jc_fail(err, JC_ERR_USAGE,
                    "%s: [conv] kernel %ldx%ld does not fit the %dx%d input (padding %d,%d): output would be empty",
                    cfg_where(sec, "size").s, f, f, l->in.h, l->in.w, ph_total, pw_total);
-  conv_cfg *c = malloc(sizeof *c);
+  conv_cfg *c = calloc(1, sizeof *c + (size_t)k * sizeof(float));
   if (!c) return jc_fail(err, JC_ERR_NOMEM, "out of memory");
-  *c = (conv_cfg){.k = (int)k, .f = (int)f, .s = (int)s, .pad_top = pt, .pad_left = pl};
+  c->k = (int)k;
+  c->f = (int)f;
+  c->s = (int)s;
+  c->pad_top = pt;
+  c->pad_left = pl;
   l->cfg = c;
   int pb = ph_total - pt, pr = pw_total - pl;
   /* Where the direct correlation beats im2col + sgemm (measured, docs/performance.md): with
@@ -299,7 +304,7 @@ static jc_code conv_init(jc_layer *l, const jc_section *sec, jc_err *err) {
   l->out = (jc_shape){(int)k, ho, wo};
   size_t cff = (size_t)l->in.c * (size_t)(f * f);
   l->n_kernel = (size_t)k * cff;
-  l->n_bias = (size_t)k;
+  l->n_bias = l->no_bias ? 0 : (size_t)k;
   l->kernel_ndims = 4;
   l->kernel_shape[0] = (int)k;
   l->kernel_shape[1] = l->in.c;
@@ -401,7 +406,7 @@ static void conv_forward_direct(const jc_layer *l, const float *w, const float *
 static void conv_forward(const jc_layer *l, const float *params, const float *x, float *y, int n,
                          const jc_ctx *ctx) {
   const conv_cfg *c = l->cfg;
-  const float *w = params + l->offset, *b = w + l->n_kernel;
+  const float *w = params + l->offset, *b = layer_bias(l, params) ? layer_bias(l, params) : c->zero_bias;
   int C = l->in.c, H = l->in.h, W = l->in.w, K = c->k, Ho = l->out.h, Wo = l->out.w;
   int cff = C * c->f * c->f, hw = Ho * Wo;
   if (c->wino) {
@@ -448,7 +453,7 @@ static void conv_backward(const jc_layer *l, const float *params, const float *x
                           const float *dy, float *dx, float *grads, int n, const jc_ctx *ctx) {
   const conv_cfg *c = l->cfg;
   const float *w = params + l->offset;
-  float *dw = grads + l->offset, *db = dw + l->n_kernel;
+  float *dw = grads + l->offset, *db = l->n_bias ? dw + l->n_kernel : NULL;
   int C = l->in.c, H = l->in.h, W = l->in.w, K = c->k, F = c->f, Ho = l->out.h, Wo = l->out.w;
   int cff = C * F * F, hw = Ho * Wo;
   const corr_geom *g = &c->g, *gt = &c->gt;
@@ -502,7 +507,7 @@ static void conv_backward(const jc_layer *l, const float *params, const float *x
       relu_mask(y + (size_t)i * shape_size(l->out), dyi, (size_t)K * hw, dym);
       dyi = dym;
     }
-    for (int k = 0; k < K; k++) db[k] += sum_floats(dyi + (size_t)k * hw, hw);
+    for (int k = 0; db && k < K; k++) db[k] += sum_floats(dyi + (size_t)k * hw, hw);
     if (c->corr) to_grid(xi, C, H, W, g, grid);
     if (dw_direct) {
       to_grid(dyi, K, Ho, Wo, &gy, dyg);
@@ -537,7 +542,7 @@ const jc_layer_ops jc_conv_ops = {
     .section = "conv",
     .kind = "Conv2D",
     .keys = CONV_KEYS,
-    .flags = LAYER_TAKES_ACTIVATION | LAYER_FUSES_RELU | LAYER_TAKES_MASKED_DY,
+    .flags = LAYER_TAKES_ACTIVATION | LAYER_FUSES_RELU | LAYER_TAKES_MASKED_DY | LAYER_TAKES_BATCHNORM,
     .init = conv_init,
     .forward = conv_forward,
     .backward = conv_backward,

@@ -426,8 +426,8 @@ static void wino3_dy_tile(const float *g, int gw, size_t kp, int ty, int tx, flo
 }
 
 /* Over the micro-batch x (n, C, H, W) and dy (n, K, Ho, Wo) (times mask > 0 when mask is not
- * NULL): Wt (np, cp, kp) += sum over tiles of (B^T d B)_p (A E A^T)_p, db (K) += sum of dy;
- * tiles of m x m of dy (F(3x3, m x m)). */
+ * NULL): Wt (np, cp, kp) += sum over tiles of (B^T d B)_p (A E A^T)_p, db (K) += sum of dy
+ * (db NULL: a layer without bias); tiles of m x m of dy (F(3x3, m x m)). */
 void wino_dw(const wino_geom *w, int C, int K, const float *x, int H, int W, const float *dy,
              const float *mask, int n, int Ho, int Wo, float *Wt, float *db, float *ws) {
   const size_t cp = wino_round(C), kp = wino_round(K), vpos = wino_pos(WINO_DW_CHUNK, C);
@@ -442,7 +442,7 @@ void wino_dw(const wino_geom *w, int C, int K, const float *x, int H, int W, con
   for (int i = 0; i < n; i++) {
     to_grid_hwc(x + (size_t)i * xsz, NULL, C, H, W, w->top, w->left, w->wg, cp, gx);
     to_grid_hwc(dy + (size_t)i * ysz, mask ? mask + (size_t)i * ysz : NULL, K, Ho, Wo, 0, 0, yw, kp, gy);
-    for (size_t k0 = 0; k0 < kp; k0 += VL) { /* db: per-lane sums over the pixels */
+    for (size_t k0 = 0; db && k0 < kp; k0 += VL) { /* db: per-lane sums over the pixels */
       vf sum = {0};
       for (int y = 0; y < Ho; y++)
         for (int xx = 0; xx < Wo; xx++) sum += vload(gy + ((size_t)y * yw + xx) * kp + k0);

@@ -44,7 +44,7 @@ void wino_conv(const wino_geom *w, int Cin, int Kout, const float *U, const floa
 size_t wino_dw_floats(const wino_geom *w, int C, int K);
 
 /* x (n, C, H, W), dy (n, K, Ho, Wo) (times mask > 0 when not NULL): Wt += the transformed
- * dW sums of the micro-batch, db (K) += sum of dy. Finish with wino_dw_finish. */
+ * dW sums of the micro-batch, db (K) += sum of dy (db may be NULL). Finish with wino_dw_finish. */
 void wino_dw(const wino_geom *w, int C, int K, const float *x, int H, int W, const float *dy,
              const float *mask, int n, int Ho, int Wo, float *Wt, float *db, float *ws);
 

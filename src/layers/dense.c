@@ -15,7 +15,7 @@ static jc_code dense_init(jc_layer *l, const jc_section *sec, jc_err *err) {
     return jc_fail(err, JC_ERR_USAGE, "%s:%d: [dense] is fed by an empty input", l->path, l->line);
   l->out = (jc_shape){(int)units, 1, 1};
   l->n_kernel = (size_t)units * in;
-  l->n_bias = (size_t)units;
+  l->n_bias = l->no_bias ? 0 : (size_t)units;
   l->kernel_ndims = 2;
   l->kernel_shape[0] = (int)units;
   l->kernel_shape[1] = (int)in;
@@ -29,9 +29,9 @@ static jc_code dense_init(jc_layer *l, const jc_section *sec, jc_err *err) {
 static void dense_forward(const jc_layer *l, const float *params, const float *x, float *y, int n,
                           const jc_ctx *ctx) {
   int in = (int)shape_size(l->in), out = l->out.c;
-  const float *w = params + l->offset, *b = w + l->n_kernel;
+  const float *w = params + l->offset, *b = layer_bias(l, params);
   for (int i = 0; i < n; i++)
-    for (int o = 0; o < out; o++) y[(size_t)i * out + o] = b[o];
+    for (int o = 0; o < out; o++) y[(size_t)i * out + o] = b ? b[o] : 0.0f;
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in, 1.0f, y, out);
   if (l->relu_out)
     for (size_t i = 0; i < (size_t)n * (size_t)out; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
@@ -41,13 +41,13 @@ static void dense_backward(const jc_layer *l, const float *params, const float *
                            const float *dy, float *dx, float *grads, int n, const jc_ctx *ctx) {
   int in = (int)shape_size(l->in), out = l->out.c;
   const float *w = params + l->offset;
-  float *dw = grads + l->offset, *db = dw + l->n_kernel;
+  float *dw = grads + l->offset, *db = l->n_bias ? dw + l->n_kernel : NULL;
   if (l->relu_out) { /* dL/dz = dy where y = max(0, z) > 0 */
     float *dz = ctx->ws;
     for (size_t i = 0; i < (size_t)n * (size_t)out; i++) dz[i] = y[i] > 0.0f ? dy[i] : 0.0f;
     dy = dz;
   }
-  for (int i = 0; i < n; i++)
+  for (int i = 0; db && i < n; i++)
     for (int o = 0; o < out; o++) db[o] += dy[(size_t)i * out + o];
   /* dW (out, in) += dy^T (out, n) . x (n, in) */
   cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x, in, 1.0f, dw, in);
@@ -60,7 +60,7 @@ const jc_layer_ops jc_dense_ops = {
     .section = "dense",
     .kind = "Dense",
     .keys = DENSE_KEYS,
-    .flags = LAYER_TAKES_ACTIVATION | LAYER_FUSES_RELU,
+    .flags = LAYER_TAKES_ACTIVATION | LAYER_FUSES_RELU | LAYER_TAKES_BATCHNORM,
     .init = dense_init,
     .forward = dense_forward,
     .backward = dense_backward,

@@ -2,7 +2,9 @@
  * symmetric zero padding P <= F/2. O = floor((I + 2P - F) / S) + 1, as PyTorch's default
  * (ceil_mode = False). Max pooling ignores padded cells; average pooling divides by F*F
  * including them (PyTorch's count_include_pad = True). Ties in max pooling go to the
- * first maximum in row-major order.
+ * first maximum in row-major order. Global average pooling (`[avgpool] global = 1`): the mean
+ * of each channel's whole H x W plane, (C, H, W) -> (C, 1, 1) (PyTorch's
+ * adaptive_avg_pool2d(x, 1)), the usual head of a residual net.
  */
 #include <float.h>
 #include <stdlib.h>
@@ -13,10 +15,26 @@
 
 typedef struct {
   int f, s, p;
+  int global; /* 1: one window over the whole plane (avgpool) */
 } pool_cfg;
 
 static jc_code pool_init(jc_layer *l, const jc_section *sec, jc_err *err) {
-  long f, s, p;
+  long f, s, p, global;
+  JC_TRY(cfg_int(sec, "global", 0, 0, 1, &global, err)); /* only [avgpool] has the key */
+  if (global) {
+    const char *given = cfg_has(sec, "size") ? "size" : cfg_has(sec, "stride") ? "stride" : cfg_has(sec, "pad") ? "pad" : NULL;
+    if (given)
+      return jc_fail(err, JC_ERR_USAGE, "%s: [%s] global = 1 averages the whole %dx%d plane; drop '%s'",
+                     cfg_where(sec, given).s, sec->name, l->in.h, l->in.w, given);
+    pool_cfg *c = malloc(sizeof *c);
+    if (!c) return jc_fail(err, JC_ERR_NOMEM, "out of memory");
+    *c = (pool_cfg){0, 0, 0, 1};
+    l->cfg = c;
+    l->out = (jc_shape){l->in.c, 1, 1};
+    l->flops = (double)shape_size(l->in);
+    snprintf(l->label, sizeof l->label, "global");
+    return JC_OK;
+  }
   JC_TRY(cfg_require(sec, "size", err));
   JC_TRY(cfg_int(sec, "size", 0, 1, 4096, &f, err));
   JC_TRY(cfg_int(sec, "stride", f, 1, 4096, &s, err));
@@ -30,7 +48,7 @@ static jc_code pool_init(jc_layer *l, const jc_section *sec, jc_err *err) {
                    cfg_where(sec, "size").s, sec->name, f, f, l->in.h, l->in.w);
   pool_cfg *c = malloc(sizeof *c);
   if (!c) return jc_fail(err, JC_ERR_NOMEM, "out of memory");
-  *c = (pool_cfg){(int)f, (int)s, (int)p};
+  *c = (pool_cfg){(int)f, (int)s, (int)p, 0};
   l->cfg = c;
   l->out = (jc_shape){l->in.c, ho, wo};
   l->flops = (double)shape_size(l->out) * (double)(f * f);
@@ -222,11 +240,33 @@ static void maxpool_backward(const jc_layer *l, const float *params, const float
   }
 }
 
+/* Global: x (n,C,H,W) -> y (n,C,1,1), the mean of each plane (summed in double). */
+static void global_forward(const float *x, float *y, int planes, int hw) {
+  for (int q = 0; q < planes; q++) {
+    const float *xp = x + (size_t)q * hw;
+    double s = 0.0;
+    for (int j = 0; j < hw; j++) s += xp[j];
+    y[q] = (float)(s / hw);
+  }
+}
+
+/* dx = dy / (H*W) everywhere in the plane */
+static void global_backward(const float *dy, float *dx, int planes, int hw) {
+  for (int q = 0; q < planes; q++) {
+    const float g = dy[q] / (float)hw;
+    for (int j = 0; j < hw; j++) dx[(size_t)q * hw + j] = g;
+  }
+}
+
 /* x (n,C,H,W) -> y (n,C,Ho,Wo), mean over the F*F window (padding counts as zeros) */
 static void avgpool_forward(const jc_layer *l, const float *params, const float *x, float *y, int n,
                             const jc_ctx *ctx) {
   const pool_cfg *c = l->cfg;
   int H = l->in.h, W = l->in.w, Ho = l->out.h, Wo = l->out.w;
+  if (c->global) {
+    global_forward(x, y, n * l->in.c, H * W);
+    return;
+  }
   float inv = 1.0f / (float)(c->f * c->f);
   int planes = n * l->in.c;
   for (int q = 0; q < planes; q++) {
@@ -255,6 +295,10 @@ static void avgpool_backward(const jc_layer *l, const float *params, const float
   int H = l->in.h, W = l->in.w, Ho = l->out.h, Wo = l->out.w;
   float inv = 1.0f / (float)(c->f * c->f);
   int planes = n * l->in.c;
+  if (c->global) {
+    global_backward(dy, dx, planes, H * W);
+    return;
+  }
   memset(dx, 0, (size_t)planes * H * W * sizeof *dx);
   for (int q = 0; q < planes; q++) {
     const float *dyp = dy + (size_t)q * Ho * Wo;
@@ -284,10 +328,11 @@ const jc_layer_ops jc_maxpool_ops = {
     .forward = maxpool_forward,
     .backward = maxpool_backward,
 };
+static const char *const AVGPOOL_KEYS[] = {"size", "stride", "pad", "global", NULL};
 const jc_layer_ops jc_avgpool_ops = {
     .section = "avgpool",
     .kind = "AveragePooling2D",
-    .keys = POOL_KEYS,
+    .keys = AVGPOOL_KEYS,
     .init = pool_init,
     .forward = avgpool_forward,
     .backward = avgpool_backward,

@@ -6,15 +6,16 @@
 #include "jetcnn/layer.h"
 
 extern const jc_layer_ops jc_conv_ops, jc_maxpool_ops, jc_avgpool_ops, jc_dense_ops, jc_dropout_ops,
-    jc_flatten_ops, jc_maxout_ops;
+    jc_flatten_ops, jc_maxout_ops, jc_shortcut_ops;
 
 static const jc_layer_ops *const LAYER_KINDS[] = {
-    &jc_conv_ops,    &jc_maxpool_ops,    &jc_avgpool_ops, &jc_dense_ops, &jc_dropout_ops,
-    &jc_flatten_ops, &jc_activation_ops, &jc_maxout_ops,
+    &jc_conv_ops,    &jc_maxpool_ops,    &jc_avgpool_ops, &jc_dense_ops,      &jc_dropout_ops,
+    &jc_flatten_ops, &jc_activation_ops, &jc_maxout_ops,  &jc_batchnorm_ops, &jc_shortcut_ops,
 };
 enum { N_KINDS = (int)(sizeof LAYER_KINDS / sizeof LAYER_KINDS[0]) };
 
 const char *const LAYER_ACTIVATION_KEYS[] = {"activation", "slope", "alpha", NULL};
+const char *const LAYER_BATCHNORM_KEYS[] = {"batch_normalize", "bn_momentum", "bn_epsilon", NULL};
 
 const jc_layer_ops *layer_ops_for(const char *section_name) {
   for (int i = 0; i < N_KINDS; i++)
