@@ -5,18 +5,25 @@
  *
  * IN.h5 holds one group per case (any name), each with
  *   attribute config      the config text ([net] + layer sections)
+ *   attribute training    optional int, 1: training mode (batch norm over the case's n samples
+ *                         as one micro-batch; dropout would be active); default 0: inference
  *   x        (n,C,H,W)    float32 input, NCHW (already normalised: no normalisation here)
- *   weights/layerNN/kernel, bias   the weights, layout of checkpoint.h5 (docs/formats.md)
+ *   weights/layerNN/...   the weights and state (running statistics), layout and names of
+ *                         checkpoint.h5 (docs/formats.md)
  *   dlogits  (n,L)        optional: dL/dlogits fed to backward
  *   labels   (n)          optional int32: also compute the loss of the net's head
  * OUT.h5 gets a group of the same name with
- *   y (n,L) logits, dx (n,C,H,W) input gradient, grads/layerNN/kernel|bias,
- *   and with labels: loss (1) = mean loss, dlogits_loss (n,L) = dL/dlogits of that mean.
+ *   y (n,L) logits, dx (n,C,H,W) input gradient, grads/layerNN/<parameter names>,
+ *   with labels: loss (1) = mean loss, dlogits_loss (n,L) = dL/dlogits of that mean;
+ *   in training mode, when the net has state: state/layerNN/<state names> after one
+ *   net_update_state with this micro-batch's batch statistics;
+ *   in inference mode: y_folded (n,L), the logits of the inference net (batch norm folded).
  * Backward uses dlogits when given, else dlogits_loss.
  *
  * The forward/backward pass is run twice: by net_forward/net_backward (which skip the
- * first layer's dx) and by a plain loop over the layers here that keeps every dx; the two
- * must agree bit for bit (y and the parameter gradients), else the case fails.
+ * first layer's dx) and by a plain loop over every layer (tests/plain_net.h) that keeps
+ * every dx; the two must agree bit for bit (y and the parameter gradients), else the case
+ * fails.
  */
 #include <mpi.h>
 #include <stdio.h>
@@ -26,6 +33,7 @@
 #include "jetcnn/h5io.h"
 #include "jetcnn/loss.h"
 #include "jetcnn/net.h"
+#include "plain_net.h"
 
 /* Read float dataset `name` of loc, checking it has exactly the given shape. */
 static jc_code read_shaped(hid_t loc, const char *path, const char *name, int ndims, const hsize_t *shape,
@@ -39,93 +47,90 @@ static jc_code read_shaped(hid_t loc, const char *path, const char *name, int nd
   return h5io_read_full(loc, path, name, type, out, err);
 }
 
-/* Own forward over all layers into acts[i] (n, out_i). */
-static void own_forward(const jc_net *net, const float *params, const float *x, float **acts, float *scratch,
-                        int n, jc_ctx ctx) {
-  ctx.ws = scratch;
-  const float *in = x;
-  for (int i = 0; i < net->n_layers; i++) {
-    net->layers[i].ops->forward(&net->layers[i], params, in, acts[i], n, &ctx);
-    in = acts[i];
-  }
-}
-
-/* Own backward keeping every input gradient: dins[i] = dL/d(input of layer i). */
-static void own_backward(const jc_net *net, const float *params, const float *x, float **acts, float **dins,
-                         const float *dlogits, float *grads, float *scratch, int n, jc_ctx ctx) {
-  ctx.ws = scratch;
-  const float *dy = dlogits;
-  for (int i = net->n_layers - 1; i >= 0; i--) {
-    const jc_layer *l = &net->layers[i];
-    l->ops->backward(l, params, i > 0 ? acts[i - 1] : x, acts[i], dy, dins[i], grads, n, &ctx);
-    dy = dins[i];
-  }
-}
-
 /* Everything one case allocates; freed by case_free. */
 typedef struct {
-  jc_net *net;
-  float *params, *grads, *grads_net, *x, *dlogits, *dlogits_loss, *scratch;
-  float **acts, **dins;
+  jc_net *net, *inet;
+  float *params, *state, *grads, *grads_net, *x, *dlogits, *dlogits_loss, *stats, *iparams;
   int32_t *labels;
-  jc_net_ws *ws;
+  plain_net pn;
+  jc_net_ws *ws, *iws;
 } case_mem;
 
 static void case_free(case_mem *m) {
-  if (m->net && m->acts)
-    for (int i = 0; i < m->net->n_layers; i++) free(m->acts[i]);
-  if (m->net && m->dins)
-    for (int i = 0; i < m->net->n_layers; i++) free(m->dins[i]);
-  free(m->acts);
-  free(m->dins);
+  plain_free(m->net, &m->pn);
   free(m->params);
+  free(m->state);
   free(m->grads);
   free(m->grads_net);
   free(m->x);
   free(m->dlogits);
   free(m->dlogits_loss);
-  free(m->scratch);
+  free(m->stats);
+  free(m->iparams);
   free(m->labels);
   net_ws_free(&m->ws);
+  net_ws_free(&m->iws);
+  net_free(&m->inet);
   net_free(&m->net);
 }
 
-/* Read the weights of every layer with parameters from loc/weights/layerNN. */
-static jc_code read_weights(hid_t loc, const char *path, const jc_net *net, float *params, jc_err *err) {
+/* One tensor of a layer in the checkpoint layout: its name, data and shape. */
+typedef struct {
+  const char *name;
+  float *data;
+  int ndims;
+  hsize_t dims[4];
+} tensor;
+
+/* The parameter tensors of l in params (and with state, its state tensors): count (<= 4). */
+static int layer_tensors(const jc_layer *l, float *params, float *state, tensor *t) {
+  int n = 0;
+  if (l->n_kernel) {
+    t[n] = (tensor){l->ops->kernel_name ? l->ops->kernel_name : "kernel", params + l->offset, l->kernel_ndims, {0}};
+    for (int d = 0; d < l->kernel_ndims; d++) t[n].dims[d] = (hsize_t)l->kernel_shape[d];
+    n++;
+  }
+  if (l->n_bias)
+    t[n++] = (tensor){l->ops->bias_name ? l->ops->bias_name : "bias", params + l->offset + l->n_kernel, 1, {l->n_bias}};
+  int parts = 0;
+  while (state && l->n_state && l->ops->state_names[parts]) parts++;
+  for (int k = 0; k < parts; k++) {
+    const size_t len = l->n_state / (size_t)parts;
+    t[n++] = (tensor){l->ops->state_names[k], state + l->state_offset + (size_t)k * len, 1, {len}};
+  }
+  return n;
+}
+
+/* Read the weights (and state) of every layer from loc/weights/layerNN. */
+static jc_code read_weights(hid_t loc, const char *path, const jc_net *net, float *params, float *state, jc_err *err) {
   for (int i = 0; i < net->n_layers; i++) {
-    const jc_layer *l = &net->layers[i];
-    if (l->n_kernel == 0) continue;
-    char name[64];
-    hsize_t kdims[4], bdims[1] = {l->n_bias};
-    for (int k = 0; k < l->kernel_ndims; k++) kdims[k] = (hsize_t)l->kernel_shape[k];
-    snprintf(name, sizeof name, "weights/layer%02d/kernel", l->index);
-    JC_TRY(read_shaped(loc, path, name, l->kernel_ndims, kdims, H5T_NATIVE_FLOAT, params + l->offset, err));
-    snprintf(name, sizeof name, "weights/layer%02d/bias", l->index);
-    JC_TRY(read_shaped(loc, path, name, 1, bdims, H5T_NATIVE_FLOAT, params + l->offset + l->n_kernel, err));
+    tensor t[4];
+    const int n = layer_tensors(&net->layers[i], params, state, t);
+    for (int k = 0; k < n; k++) {
+      char name[96];
+      snprintf(name, sizeof name, "weights/layer%02d/%s", net->layers[i].index, t[k].name);
+      JC_TRY(read_shaped(loc, path, name, t[k].ndims, t[k].dims, H5T_NATIVE_FLOAT, t[k].data, err));
+    }
   }
   return JC_OK;
 }
 
-/* Write grads/layerNN/kernel|bias under group g. */
-static jc_code write_grads(hid_t g, const jc_net *net, const float *grads, jc_err *err) {
-  hid_t gg = H5Gcreate2(g, "grads", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  if (gg < 0) return h5io_fail(err, JC_ERR_IO, "cannot create group grads");
+/* Write group/layerNN/<name> of every layer's tensors in params (and state) under g. */
+static jc_code write_tensors(hid_t g, const char *group, const jc_net *net, float *params, float *state, jc_err *err) {
+  hid_t gg = H5Gcreate2(g, group, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (gg < 0) return h5io_fail(err, JC_ERR_IO, "cannot create group %s", group);
   jc_code rc = JC_OK;
   for (int i = 0; rc == JC_OK && i < net->n_layers; i++) {
-    const jc_layer *l = &net->layers[i];
-    if (l->n_kernel == 0) continue;
+    tensor t[4];
+    const int n = layer_tensors(&net->layers[i], params, state, t);
     char name[32];
-    snprintf(name, sizeof name, "layer%02d", l->index);
-    hid_t lg = H5Gcreate2(gg, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (lg < 0) {
-      rc = h5io_fail(err, JC_ERR_IO, "cannot create group grads/%s", name);
-      break;
-    }
-    hsize_t kdims[4], bdims[1] = {l->n_bias};
-    for (int k = 0; k < l->kernel_ndims; k++) kdims[k] = (hsize_t)l->kernel_shape[k];
-    rc = h5io_write_full(lg, "kernel", H5T_NATIVE_FLOAT, l->kernel_ndims, kdims, grads + l->offset, err);
-    if (rc == JC_OK) rc = h5io_write_full(lg, "bias", H5T_NATIVE_FLOAT, 1, bdims, grads + l->offset + l->n_kernel, err);
-    H5Gclose(lg);
+    snprintf(name, sizeof name, "layer%02d", net->layers[i].index);
+    hid_t lg = n == 0 ? H5I_INVALID_HID
+                      : H5Lexists(gg, name, H5P_DEFAULT) > 0 ? H5Gopen2(gg, name, H5P_DEFAULT)
+                                                               : H5Gcreate2(gg, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (n > 0 && lg < 0) rc = h5io_fail(err, JC_ERR_IO, "cannot create group %s/%s", group, name);
+    for (int k = 0; rc == JC_OK && k < n; k++) rc = h5io_write_full(lg, t[k].name, H5T_NATIVE_FLOAT, t[k].ndims, t[k].dims, t[k].data, err);
+    if (lg >= 0) H5Gclose(lg);
   }
   H5Gclose(gg);
   return rc;
@@ -160,35 +165,33 @@ static jc_code run_case(hid_t in, const char *in_path, hid_t out, const char *na
   const int n = (int)xdims[0];
   const size_t L = (size_t)net->n_logits, per = shape_size(in_shape);
   hsize_t ldims[2] = {(hsize_t)n, L};
-  size_t scratch = 1;
-  for (int i = 0; i < net->n_layers; i++)
-    if (layer_ws_floats(&net->layers[i], n) > scratch) scratch = layer_ws_floats(&net->layers[i], n);
+  long training = 0;
+  if (H5Aexists(g, "training") > 0) {
+    char *t = h5io_read_attr_str(g, "training", err);
+    if (!t) {
+      rc = err->code;
+      goto done;
+    }
+    training = strcmp(t, "1") == 0;
+    free(t);
+  }
   m.params = alloc_floats(net->n_params, err);
+  m.state = alloc_floats(net->n_state, err);
+  m.stats = alloc_floats(net->n_batch_stats, err);
   m.grads = alloc_floats(net->n_params, err);
   m.grads_net = alloc_floats(net->n_params, err);
   m.x = alloc_floats((size_t)n * per, err);
   m.dlogits = alloc_floats((size_t)n * L, err);
   m.dlogits_loss = alloc_floats((size_t)n * L, err);
-  m.scratch = alloc_floats(scratch, err);
-  m.acts = jc_calloc((size_t)net->n_layers, sizeof *m.acts, err);
-  m.dins = jc_calloc((size_t)net->n_layers, sizeof *m.dins, err);
   m.labels = jc_calloc((size_t)n + 1, sizeof *m.labels, err);
   m.ws = net_ws_create(net, n, err);
-  if (!m.params || !m.grads || !m.grads_net || !m.x || !m.dlogits || !m.dlogits_loss || !m.scratch || !m.acts ||
-      !m.dins || !m.labels || !m.ws) {
+  if (!m.params || !m.state || !m.stats || !m.grads || !m.grads_net || !m.x || !m.dlogits || !m.dlogits_loss ||
+      !m.labels || !m.ws || !plain_create(net, n, &m.pn)) {
     rc = JC_ERR_NOMEM;
     goto done;
   }
-  for (int i = 0; i < net->n_layers; i++) {
-    m.acts[i] = alloc_floats((size_t)n * shape_size(net->layers[i].out), err);
-    m.dins[i] = alloc_floats((size_t)n * shape_size(net->layers[i].in), err);
-    if (!m.acts[i] || !m.dins[i]) {
-      rc = JC_ERR_NOMEM;
-      goto done;
-    }
-  }
   rc = h5io_read_full(g, in_path, "x", H5T_NATIVE_FLOAT, m.x, err);
-  if (rc == JC_OK) rc = read_weights(g, in_path, net, m.params, err);
+  if (rc == JC_OK) rc = read_weights(g, in_path, net, m.params, m.state, err);
   const int has_labels = H5Lexists(g, "labels", H5P_DEFAULT) > 0;
   const int has_dlogits = H5Lexists(g, "dlogits", H5P_DEFAULT) > 0;
   hsize_t ndim1[1] = {(hsize_t)n};
@@ -199,7 +202,7 @@ static jc_code run_case(hid_t in, const char *in_path, hid_t out, const char *na
   if (rc != JC_OK) goto done;
 
   /* 1. The library's own pass. */
-  jc_ctx ctx = {.training = 0, .seed = net->hp.seed};
+  jc_ctx ctx = {.training = (int)training, .seed = net->hp.seed, .state = m.state, .batch_stats = m.stats};
   const float *logits = net_forward(net, m.params, m.ws, m.x, n, ctx);
   double loss = 0.0;
   if (has_labels)
@@ -208,13 +211,24 @@ static jc_code run_case(hid_t in, const char *in_path, hid_t out, const char *na
   net_backward(net, m.params, m.ws, m.x, dlogits, m.grads_net, n, ctx);
 
   /* 2. The plain loop that keeps the first layer's dx; must agree bit for bit. */
-  own_forward(net, m.params, m.x, m.acts, m.scratch, n, ctx);
-  own_backward(net, m.params, m.x, m.acts, m.dins, dlogits, m.grads, m.scratch, n, ctx);
-  const float *y = m.acts[net->n_layers - 1];
+  ctx.batch_stats = NULL;
+  const float *y = plain_forward(net, m.params, m.x, &m.pn, ctx);
+  plain_backward(net, m.params, m.x, dlogits, m.grads, &m.pn, ctx);
   if (memcmp(y, logits, (size_t)n * L * sizeof *y) != 0 ||
       memcmp(m.grads, m.grads_net, net->n_params * sizeof *m.grads) != 0) {
     rc = jc_fail(err, JC_ERR_RUNTIME, "case %s: net_forward/net_backward differ from a plain loop over the layers", name);
     goto done;
+  }
+
+  /* 3. Inference: the folded net; training: the running statistics after this micro-batch. */
+  const float *y_folded = NULL;
+  if (!training) {
+    rc = net_inference(net, m.params, m.state, &m.inet, &m.iparams, err);
+    if (rc == JC_OK && !(m.iws = net_ws_create(m.inet, n, err))) rc = JC_ERR_NOMEM;
+    if (rc != JC_OK) goto done;
+    y_folded = net_forward(m.inet, m.iparams, m.iws, m.x, n, (jc_ctx){.seed = net->hp.seed});
+  } else {
+    net_update_state(net, m.state, m.stats, n);
   }
 
   og = H5Gcreate2(out, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -225,8 +239,10 @@ static jc_code run_case(hid_t in, const char *in_path, hid_t out, const char *na
   hsize_t loss_dims[1] = {1};
   float loss_f = (float)loss;
   rc = h5io_write_full(og, "y", H5T_NATIVE_FLOAT, 2, ldims, y, err);
-  if (rc == JC_OK) rc = h5io_write_full(og, "dx", H5T_NATIVE_FLOAT, 4, xdims, m.dins[0], err);
-  if (rc == JC_OK) rc = write_grads(og, net, m.grads, err);
+  if (rc == JC_OK) rc = h5io_write_full(og, "dx", H5T_NATIVE_FLOAT, 4, xdims, m.pn.dinput, err);
+  if (rc == JC_OK) rc = write_tensors(og, "grads", net, m.grads, NULL, err);
+  if (rc == JC_OK && y_folded) rc = h5io_write_full(og, "y_folded", H5T_NATIVE_FLOAT, 2, ldims, y_folded, err);
+  if (rc == JC_OK && training && net->n_state) rc = write_tensors(og, "state", net, m.params, m.state, err);
   if (rc == JC_OK && has_labels) rc = h5io_write_full(og, "loss", H5T_NATIVE_FLOAT, 1, loss_dims, &loss_f, err);
   if (rc == JC_OK && has_labels) rc = h5io_write_full(og, "dlogits_loss", H5T_NATIVE_FLOAT, 2, ldims, m.dlogits_loss, err);
 done:
