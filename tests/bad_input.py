@@ -893,6 +893,46 @@ def _(ctx):
     return train(ctx, ctx.good_cfg, ctx.good_h5, "--force", out=run)
 
 
+def fill_leaving(path, free_bytes):
+    """Fill the file system of directory path until about free_bytes are left."""
+    st = os.statvfs(path)
+    fill = st.f_bavail * st.f_frsize - free_bytes
+    if fill > 0:
+        with open(os.path.join(path, "filler"), "wb") as f:
+            f.write(b"\0" * fill)
+
+
+# ---- issue 13: the disk fills while a file is written and closed (not at creation) ----
+@case("out_disk_fills_while_closing_predict", 4, r"scores\.h5\.tmp: cannot write output file: No space left on device",
+      needs="tmpfs")
+def _(ctx):
+    mnt = ctx.path("mnt")
+    if not mount_tmpfs(mnt, "1m"):
+        raise CannotRun("cannot mount a tmpfs here (needs root)")
+    ctx.mounts.append(mnt)
+    shutil.copy(os.path.join(ctx.base, "scores.h5"), os.path.join(mnt, "scores.h5"))
+    ctx.guard.append(os.path.join(mnt, "scores.h5"))
+    ctx.out_dirs.append(mnt)
+    fill_leaving(mnt, 4096)  # the temporary file is created; its contents do not fit
+    return ["predict", ctx.ckpt, "--data", ctx.good_h5, "--out", os.path.join(mnt, "scores.h5")]
+
+
+@case("out_disk_fills_while_closing_checkpoint", 4, r"checkpoint\.h5\.tmp: cannot write output file: No space left",
+      needs="tmpfs")
+def _(ctx):
+    mnt = ctx.path("mnt")
+    if not mount_tmpfs(mnt, "1m"):
+        raise CannotRun("cannot mount a tmpfs here (needs root)")
+    ctx.mounts.append(mnt)
+    run = os.path.join(mnt, "run")
+    os.makedirs(run)
+    shutil.copy(ctx.ckpt, os.path.join(run, "checkpoint.h5"))
+    ctx.guard.append(os.path.join(run, "checkpoint.h5"))
+    ctx.out_dirs += [mnt, run]
+    fill_leaving(mnt, 12288)  # config.cfg and metrics.csv fit (a page each), the checkpoint does not
+    return train(ctx, ctx.good_cfg, ctx.good_h5, "--force", out=run)
+
+
 class CannotRun(Exception):
     """A case that cannot run on this machine (no tmpfs without root): reported as a failure."""
 
