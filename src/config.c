@@ -4,11 +4,14 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- building the structure ---- */
 static char *dup_str(const char *s) {
@@ -124,6 +127,17 @@ static char *reader(char *str, int num, void *stream) {
     size_t n = (size_t)(close - p - 1);
     memcpy(name, p + 1, n);
     name[n] = '\0';
+    const char *rest = close + 1; /* inih would drop it silently */
+    while (rest < end && isspace((unsigned char)*rest)) rest++;
+    if (rest < end && *rest != ';' && *rest != '#') {
+      char after[INI_MAX_LINE];
+      size_t m = (size_t)(end - rest);
+      memcpy(after, rest, m);
+      after[m] = '\0';
+      fail_state(st, "text after the section header [%s]: '%s' (put each key = value on a line of its own)", name,
+                 after);
+      return NULL;
+    }
     jc_section *s = add_section(st->cfg, name, st->line);
     if (!s) {
       st->rc = jc_fail(st->err, JC_ERR_NOMEM, "%s: out of memory", st->cfg->path);
@@ -178,6 +192,16 @@ jc_code config_parse_text(const char *text, const char *name, jc_config **out, j
     free(c);
     return jc_fail(err, JC_ERR_NOMEM, "%s: out of memory", name);
   }
+  if (memcmp(text, "\xEF\xBB\xBF", 3) == 0) text += 3; /* a UTF-8 byte order mark (some editors write one) */
+  int line = 1;
+  for (const char *q = text; *q; q++) {
+    if (*q == '\n') line++;
+    if (*q == '\r' && q[1] != '\n') {
+      config_free(&c);
+      return jc_fail(err, JC_ERR_USAGE, "%s:%d: line ends with a lone carriage return (CR-only line endings, as "
+                     "classic Mac editors write); save the file with LF (Unix) or CRLF line endings", name, line);
+    }
+  }
   parse_state st = {.cfg = c, .text = text, .len = strlen(text), .err = err, .rc = JC_OK};
   int bad_line = ini_parse_stream(reader, &st, handler, &st);
   jc_code rc = st.rc;
@@ -199,8 +223,21 @@ jc_code config_parse_text(const char *text, const char *name, jc_config **out, j
 
 jc_code config_load(const char *path, jc_config **out, jc_err *err) {
   *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f) return jc_fail(err, JC_ERR_USAGE, "%s: cannot open config: %s", path, strerror(errno));
+  /* O_NONBLOCK: a FIFO must not block the open; only regular files are read. */
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return jc_fail(err, JC_ERR_USAGE, "%s: cannot open config: %s", path, strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    int is_dir = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+    close(fd);
+    return jc_fail(err, JC_ERR_USAGE, "%s: %s, not a config file", path,
+                   is_dir ? "is a directory" : "is not a regular file (a pipe, device or socket)");
+  }
+  FILE *f = fdopen(fd, "rb");
+  if (!f) {
+    close(fd);
+    return jc_fail(err, JC_ERR_USAGE, "%s: cannot open config: %s", path, strerror(errno));
+  }
   char *text = malloc(CONFIG_FILE_MAX + 1);
   if (!text) {
     fclose(f);
@@ -352,9 +389,16 @@ jc_code cfg_float(const jc_section *s, const char *key, double def, double lo, d
   char *end = NULL;
   errno = 0;
   double v = strtod(kv->value, &end);
-  if (end == kv->value || *end != '\0' || !isfinite(v))
+  const int range = errno == ERANGE;
+  if (end == kv->value || *end != '\0' || (!isfinite(v) && !range))
     return jc_fail(err, JC_ERR_USAGE, "%s: %s = '%s' is not a number", at, key, kv->value);
-  if (errno == ERANGE || v < lo || v > hi)
+  if (range && !isfinite(v))
+    return jc_fail(err, JC_ERR_USAGE, "%s: %s = %s is too large for a double (it overflows); the range is [%g, %g]",
+                   at, key, kv->value, lo, hi);
+  if (range && fabs(v) < 1.0)
+    return jc_fail(err, JC_ERR_USAGE, "%s: %s = %s is too small for a double (it underflows to %g); the range is "
+                   "[%g, %g]", at, key, kv->value, v, lo, hi);
+  if (v < lo || v > hi)
     return jc_fail(err, JC_ERR_USAGE, "%s: %s = %s is out of range [%g, %g]", at, key, kv->value, lo, hi);
   *out = v;
   return JC_OK;

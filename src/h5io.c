@@ -71,16 +71,33 @@ hid_t h5io_open_read(const char *path, MPI_Comm comm, jc_err *err) {
 
 static void tmp_name(char *out, size_t n, const char *path) { snprintf(out, n, "%s.tmp", path); }
 
+static int is_self(MPI_Comm comm) {
+  int same = MPI_UNEQUAL;
+  MPI_Comm_compare(comm, MPI_COMM_SELF, &same);
+  return same == MPI_IDENT;
+}
+
 hid_t h5io_create_tmp(const char *path, MPI_Comm comm, jc_err *err) {
   char tmp[H5IO_PATH_MAX];
   tmp_name(tmp, sizeof tmp, path);
-  /* One writer (MPI_COMM_SELF): the POSIX (sec2) driver. With HDF5 1.10.8's MPI-IO driver a
-   * failing H5Fclose (disk full) leaves a half-freed file ID that crashes MPI_Finalize. */
-  int self = MPI_UNEQUAL;
-  MPI_Comm_compare(comm, MPI_COMM_SELF, &self);
-  hid_t fapl = self == MPI_IDENT ? H5Pcreate(H5P_FILE_ACCESS) : mpio_fapl(comm);
-  if (fapl < 0) {
-    h5io_fail(err, JC_ERR_RUNTIME, "%s: cannot set up MPI-IO file access", path);
+  /* One writer (MPI_COMM_SELF): the file is built in memory (HDF5's core driver, no backing
+   * store) and written out by h5io_commit with plain POSIX calls. HDF5 1.10.8 crashes in
+   * MPI_Finalize after an H5Fclose that failed for lack of space (with the sec2 and the
+   * MPI-IO driver alike); in memory, nothing HDF5 does can meet a full disk. The empty
+   * temporary file is created now, so that an unwritable place fails before any work. */
+  const int self = is_self(comm);
+  if (self) {
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || close(fd) != 0) {
+      jc_fail(err, JC_ERR_IO, "%s: cannot create output file: %s", tmp, strerror(errno));
+      return H5I_INVALID_HID;
+    }
+  }
+  hid_t fapl = self ? H5Pcreate(H5P_FILE_ACCESS) : mpio_fapl(comm);
+  if (fapl < 0 || (self && H5Pset_fapl_core(fapl, 1u << 20, 0) < 0)) {
+    if (fapl >= 0) H5Pclose(fapl);
+    h5io_fail(err, JC_ERR_RUNTIME, "%s: cannot set up file access", path);
+    if (self) unlink(tmp);
     return H5I_INVALID_HID;
   }
   hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
@@ -92,25 +109,73 @@ hid_t h5io_create_tmp(const char *path, MPI_Comm comm, jc_err *err) {
   return file;
 }
 
+/* Write all n bytes of buf to fd (retrying short writes). 0 or -1 with errno. */
+static int write_all(int fd, const char *buf, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, buf, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      if (w == 0) errno = EIO;
+      return -1;
+    }
+    buf += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+/* Close the in-memory *file and write its image to tmp (created, synced). */
+static jc_code write_image(hid_t *file, const char *tmp, jc_err *err) {
+  jc_code rc = JC_OK;
+  char *image = NULL;
+  ssize_t size = -1;
+  if (H5Fflush(*file, H5F_SCOPE_GLOBAL) < 0 || (size = H5Fget_file_image(*file, NULL, 0)) < 0)
+    rc = h5io_fail(err, JC_ERR_RUNTIME, "%s: cannot finish the file in memory", tmp);
+  if (rc == JC_OK && !(image = jc_malloc((size_t)size, err))) rc = jc_prefix(err, "%s: ", tmp);
+  if (rc == JC_OK && H5Fget_file_image(*file, image, (size_t)size) != size)
+    rc = h5io_fail(err, JC_ERR_RUNTIME, "%s: cannot copy the file image", tmp);
+  if (H5Fclose(*file) < 0 && rc == JC_OK) rc = h5io_fail(err, JC_ERR_RUNTIME, "%s: cannot close", tmp);
+  *file = H5I_INVALID_HID;
+  if (rc == JC_OK) {
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    const char *what = "cannot open";
+    if (fd >= 0 && write_all(fd, image, (size_t)size) != 0) what = "cannot write";
+    else if (fd >= 0 && fsync(fd) != 0) what = "cannot sync";
+    else if (fd >= 0) what = NULL;
+    int saved = errno;
+    if (fd >= 0 && close(fd) != 0 && !what) {
+      what = "cannot close";
+      saved = errno;
+    }
+    if (what)
+      rc = jc_fail(err, JC_ERR_IO, "%s: %s output file: %s%s", tmp, what, strerror(saved),
+                   saved == ENOSPC || saved == EDQUOT ? " (disk full or quota exceeded)" : "");
+  }
+  free(image);
+  return rc;
+}
+
 jc_code h5io_commit(hid_t *file, const char *path, MPI_Comm comm, jc_err *err) {
   char tmp[H5IO_PATH_MAX];
   tmp_name(tmp, sizeof tmp, path);
   jc_code rc = JC_OK;
-  if (*file >= 0 && H5Fclose(*file) < 0)
+  const int self = is_self(comm);
+  if (self && *file >= 0) rc = write_image(file, tmp, err);
+  else if (*file >= 0 && H5Fclose(*file) < 0)
     rc = h5io_fail(err, JC_ERR_IO, "%s: cannot close output file (disk full?)", tmp);
   *file = H5I_INVALID_HID;
   rc = dist_agree(comm, rc, err);
   int rank;
   MPI_Comm_rank(comm, &rank);
   if (rank == 0) {
-    if (rc == JC_OK) {
+    if (rc == JC_OK && !self) { /* the in-memory image is synced as it is written */
       int fd = open(tmp, O_RDONLY);
       if (fd < 0 || fsync(fd) != 0)
         rc = jc_fail(err, JC_ERR_IO, "%s: cannot sync output file: %s", tmp, strerror(errno));
       if (fd >= 0) close(fd);
-      if (rc == JC_OK && rename(tmp, path) != 0)
-        rc = jc_fail(err, JC_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
     }
+    if (rc == JC_OK && rename(tmp, path) != 0)
+      rc = jc_fail(err, JC_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
     if (rc != JC_OK) unlink(tmp);
   }
   return dist_agree(comm, rc, err);

@@ -3,6 +3,7 @@
 #include "jetcnn/net.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,9 @@ static jc_code parse_input(const jc_section *net, jc_shape *out, jc_err *err) {
   if (n < 2 || *p != '\0')
     return jc_fail(err, JC_ERR_USAGE, "%s: input = '%s' is not H x W x C with positive sizes (e.g. 40x40x1)",
                    cfg_where(net, "input").s, text);
+  if (v[0] * v[1] * v[2] > INT_MAX)
+    return jc_fail(err, JC_ERR_USAGE, "%s: input = '%s' has %ld values per jet; at most %d are supported",
+                   cfg_where(net, "input").s, text, v[0] * v[1] * v[2], INT_MAX);
   *out = (jc_shape){(int)v[2], (int)v[0], (int)v[1]};
   return JC_OK;
 }
@@ -162,8 +166,15 @@ static jc_code add_layer(jc_net *net, const jc_layer_ops *ops, const jc_section 
   jc_code rc = ops->init(l, sec, err);
   if (rc != JC_OK) return rc;
   net->n_layers++;
+  /* Kernels index one sample's values and one layer's weights with int. */
   if (shape_size(l->out) == 0)
     return jc_fail(err, JC_ERR_USAGE, "%s:%d: [%s] produces an empty output", sec->path, sec->line, sec->name);
+  if (shape_size(l->out) > INT_MAX)
+    return jc_fail(err, JC_ERR_USAGE, "%s:%d: [%s] produces %zu values per jet (%dx%dx%d); at most %d are supported",
+                   sec->path, sec->line, sec->name, shape_size(l->out), l->out.h, l->out.w, l->out.c, INT_MAX);
+  if (l->n_kernel > INT_MAX || l->n_bias > INT_MAX)
+    return jc_fail(err, JC_ERR_USAGE, "%s:%d: [%s] has %zu weights; at most %d per layer are supported", sec->path,
+                   sec->line, sec->name, l->n_kernel, INT_MAX);
   return JC_OK;
 }
 

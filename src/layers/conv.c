@@ -267,7 +267,7 @@ static jc_code conv_init(jc_layer *l, const jc_section *sec, jc_err *err) {
    * filters only for dX, and forward with >= 64 taps, on images of >= 100 output pixels
    * (dW and tiny images stay with sgemm). */
   c->corr = s == 1 && pt < f && pl < f && pb < f && pr < f;
-  const int few = k <= 16, big = ho * wo >= 100, deep = l->in.c * f * f >= 64;
+  const int few = k <= 16, big = (long)ho * wo >= 100, deep = l->in.c * f * f >= 64;
   c->fwd_direct = c->corr && (few || (big && deep));
   c->dw_direct = c->corr && few;
   c->dx_direct = c->corr && (few || big);
