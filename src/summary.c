@@ -65,46 +65,73 @@ static void keras_shape(jc_shape s, char *buf, size_t n) {
   else snprintf(buf, n, "(None, %d, %d, %d)", s.h, s.w, s.c);
 }
 
+/* The name column of section row i (l and the fused layers after it): "layer02 conv (Conv2D,
+ * batchnorm, relu)"; a layer with several inputs shows how it combines them ("from layer01"). */
+static void row_name(const jc_net *net, int i, char *buf, size_t n) {
+  const jc_layer *l = &net->layers[i];
+  char extra[160] = "";
+  if (l->n_in > 1 && l->label[0]) snprintf(extra, sizeof extra, ", %s", l->label);
+  int last = i;
+  for (int j = i + 1; j < net->n_layers && net->layers[j].fused; j++) {
+    size_t len = strlen(extra);
+    snprintf(extra + len, sizeof extra - len, ", %s", net->layers[j].label);
+    last = j;
+  }
+  if (last == net->n_layers - 1) {
+    size_t len = strlen(extra);
+    snprintf(extra + len, sizeof extra - len, ", %s", net->head == HEAD_SIGMOID ? "sigmoid" : "softmax");
+  }
+  snprintf(buf, n, "layer%02d %s (%s%s)", l->index, l->ops->section, l->ops->kind, extra);
+}
+
 char *net_summary(const jc_net *net, jc_err *err) {
   text_buf b = {NULL, 0, 0, 0}, *out = &b;
-  const char *rule = "____________________________________________________________________________________________";
-  const char *dbl = "============================================================================================";
+  char shape[64], params[32], flops[32], mem[32], name[256];
+  int width = 34; /* the name column, wider when a row needs it */
+  for (int i = 0; i < net->n_layers; i++) {
+    if (net->layers[i].fused) continue;
+    row_name(net, i, name, sizeof name);
+    if ((int)strlen(name) > width) width = (int)strlen(name);
+  }
+  char rule[400], dbl[400];
+  const int line = width + 58; /* 92 with the narrowest name column */
+  memset(rule, '_', (size_t)line);
+  memset(dbl, '=', (size_t)line);
+  rule[line] = dbl[line] = '\0';
   add(out, "Model: \"%s\"\n%s\n", net->cfg->path, rule);
-  add(out, " %-34s %-20s %10s %12s %12s\n", "Layer (type)", "Output Shape", "Param #", "FLOPs", "Act. mem");
+  add(out, " %-*s %-20s %10s %12s %12s\n", width, "Layer (type)", "Output Shape", "Param #", "FLOPs", "Act. mem");
   add(out, "%s\n", dbl);
-  char shape[64], params[32], flops[32], mem[32], name[96];
   keras_shape(net->hp.input, shape, sizeof shape);
-  add(out, " %-34s %-20s %10s %12s %12s\n", "input (InputLayer)", shape, "0", "", "");
+  add(out, " %-*s %-20s %10s %12s %12s\n", width, "input (InputLayer)", shape, "0", "", "");
   double total_flops = 0.0, total_mem = 0.0;
   for (int i = 0; i < net->n_layers; i++) {
     const jc_layer *l = &net->layers[i];
     if (l->fused) continue; /* shown with the layer it belongs to */
     const jc_layer *shown = l;
     double fl = l->flops;
-    if (i + 1 < net->n_layers && net->layers[i + 1].fused) {
-      shown = &net->layers[i + 1];
+    size_t n_par = l->n_kernel + l->n_bias + l->n_state;
+    for (int j = i + 1; j < net->n_layers && net->layers[j].fused; j++) {
+      shown = &net->layers[j];
       fl += shown->flops;
+      n_par += shown->n_kernel + shown->n_bias + shown->n_state;
     }
-    char extra[48] = "";
-    if (shown != l) snprintf(extra, sizeof extra, ", %s", shown->label);
-    int is_last = (shown == &net->layers[net->n_layers - 1]);
-    if (is_last) {
-      size_t len = strlen(extra);
-      snprintf(extra + len, sizeof extra - len, ", %s", net->head == HEAD_SIGMOID ? "sigmoid" : "softmax");
-    }
-    snprintf(name, sizeof name, "layer%02d %s (%s%s)", l->index, l->ops->section, l->ops->kind, extra);
+    row_name(net, i, name, sizeof name);
     keras_shape(shown->out, shape, sizeof shape);
-    with_commas(l->n_kernel + l->n_bias, params, sizeof params);
+    with_commas(n_par, params, sizeof params);
     human(fl, "", flops, sizeof flops);
     double bytes = (double)shape_size(shown->out) * sizeof(float);
     human(bytes, "B", mem, sizeof mem);
-    add(out, " %-34s %-20s %10s %12s %12s\n", name, shape, params, flops, mem);
+    add(out, " %-*s %-20s %10s %12s %12s\n", width, name, shape, params, flops, mem);
     total_flops += fl;
     total_mem += bytes;
   }
   add(out, "%s\n", dbl);
-  with_commas(net->n_params, params, sizeof params);
-  add(out, "Total params: %s\nTrainable params: %s\nNon-trainable params: 0\n", params, params);
+  char trainable[32], fixed[32];
+  with_commas(net->n_params + net->n_state, params, sizeof params);
+  with_commas(net->n_params, trainable, sizeof trainable);
+  with_commas(net->n_state, fixed, sizeof fixed);
+  add(out, "Total params: %s\nTrainable params: %s\nNon-trainable params: %s%s\n", params, trainable, fixed,
+      net->n_state ? " (batch norm running statistics)" : "");
   human(total_flops, "", flops, sizeof flops);
   human(total_mem, "B", mem, sizeof mem);
   add(out, "Forward FLOPs per sample: %s (training step about 3x)\n", flops);
