@@ -16,13 +16,20 @@ try {
   process.exit(2);
 }
 
+// The probabilities (N, K) for pixels (Float32Array of N*H*W[*C] raw pixels laid out as the
+// file's /images) of shape dims ([N, H, W] or [N, H, W, C]). docs/formats.md shows this.
+async function probabilities(model, pixels, dims) {
+  const session = await ort.InferenceSession.create(model);
+  const { probs } = await session.run({ images: new ort.Tensor('float32', pixels, dims) });
+  return probs; // probs.dims = [N, K]; probs.data: Float32Array, row by row
+}
+
 async function main() {
   const [model, input, shape, output] = process.argv.slice(2);
   const dims = shape.split(',').map(Number);
   const bytes = fs.readFileSync(input);
   const pixels = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
-  const session = await ort.InferenceSession.create(model);
-  const { probs } = await session.run({ images: new ort.Tensor('float32', pixels, dims) });
+  const probs = await probabilities(model, pixels, dims);
   fs.writeFileSync(output, Buffer.from(probs.data.buffer, probs.data.byteOffset, probs.data.byteLength));
   console.log(probs.dims.join(','));
 }
