@@ -51,6 +51,10 @@ hid_t h5io_open_read(const char *path, MPI_Comm comm, jc_err *err) {
     jc_fail(err, JC_ERR_DATA, "%s: is a directory, not an HDF5 file", path);
     return H5I_INVALID_HID;
   }
+  if (!S_ISREG(st.st_mode)) { /* a FIFO would block the open forever */
+    jc_fail(err, JC_ERR_DATA, "%s: is not a regular file (a pipe, device or socket), not an HDF5 file", path);
+    return H5I_INVALID_HID;
+  }
   hid_t fapl = mpio_fapl(comm);
   if (fapl < 0) {
     h5io_fail(err, JC_ERR_RUNTIME, "%s: cannot set up MPI-IO file access", path);
@@ -268,9 +272,12 @@ jc_code h5io_check_format(hid_t file, const char *path, const char *expected, jc
   return rc;
 }
 
-/* HDF5 1.10.8 trusts the byte count a compact or contiguous layout message declares and
- * copies that many bytes on a read (from NULL when it is 0): a damaged header crashes the
- * reader. Check the declared storage against extent x type size before anything reads. */
+/* Before anything reads a dataset: (1) HDF5 1.10.8 trusts the byte count a compact or
+ * contiguous layout message declares and copies that many bytes on a read (from NULL when it
+ * is 0): a damaged header crashes the reader, so the declared storage must equal extent x
+ * type size; (2) a dataset never or only partly written reads as zeros: refused; (3) chunked
+ * storage far smaller than the extent declares data the file does not hold (a tiny file
+ * claiming 2^29 jets would have the reader allocate gigabytes): refused. */
 static jc_code check_storage(hid_t dset, const char *path, const char *name, jc_err *err) {
   hid_t dcpl = H5Dget_create_plist(dset), space = H5Dget_space(dset), type = H5Dget_type(dset);
   jc_code rc = JC_OK;
@@ -279,7 +286,6 @@ static jc_code check_storage(hid_t dset, const char *path, const char *name, jc_
     goto done;
   }
   H5D_layout_t layout = H5Pget_layout(dcpl);
-  if (layout != H5D_COMPACT && layout != H5D_CONTIGUOUS) goto done; /* chunked: sizes per chunk */
   /* Variable-length elements are stored as heap references of another size. */
   if (H5Tdetect_class(type, H5T_VLEN) != 0 || H5Tis_variable_str(type) != 0) goto done;
   hssize_t points = H5Sget_simple_extent_npoints(space);
@@ -287,9 +293,40 @@ static jc_code check_storage(hid_t dset, const char *path, const char *name, jc_
   hsize_t have = H5Dget_storage_size(dset);
   int overflow = points < 0 || (tsize && (hsize_t)points > (hsize_t)-1 / tsize);
   hsize_t need = overflow ? 0 : (hsize_t)points * tsize;
-  /* A contiguous dataset never written has no storage and reads as its fill value. */
-  int unallocated = layout == H5D_CONTIGUOUS && have == 0;
-  if (overflow || (have != need && !unallocated))
+  if (points == 0) goto done; /* empty: the reader says what is missing */
+  /* Created but never (or only partly) written: HDF5 would read the fill value (zeros) as if
+   * they were data. Chunked: every chunk of the extent must exist (H5Dget_space_status
+   * compares compressed bytes with uncompressed ones and calls a complete compressed
+   * dataset "partly allocated"); contiguous: its storage must exist. */
+  hsize_t chunks_have = 0, chunks_need = 1;
+  if (layout == H5D_CHUNKED) {
+    hsize_t dims[H5S_MAX_RANK], cdims[H5S_MAX_RANK];
+    int nd = H5Sget_simple_extent_dims(space, dims, NULL);
+    if (nd < 0 || H5Pget_chunk(dcpl, nd, cdims) != nd || H5Dget_num_chunks(dset, space, &chunks_have) < 0) {
+      rc = h5io_fail(err, JC_ERR_DATA, "%s: cannot inspect the chunks of dataset %s", path, name);
+      goto done;
+    }
+    for (int d = 0; d < nd; d++) chunks_need *= cdims[d] ? (dims[d] + cdims[d] - 1) / cdims[d] : 1;
+  } else if (layout == H5D_CONTIGUOUS) {
+    chunks_have = have > 0;
+  } else {
+    chunks_have = 1; /* compact: the data lives in the header (checked below) */
+  }
+  if (chunks_have < chunks_need) {
+    rc = jc_fail(err, JC_ERR_DATA, "%s: dataset %s was created but %s written (it would read as zeros)", path,
+                 name, chunks_have > 0 ? "only partly" : "never");
+    goto done;
+  }
+  if (layout == H5D_CHUNKED) {
+    /* Compressed chunks: no filter here packs data more than 1032:1 (deflate's limit), so
+     * a file whose chunks are far smaller than its extent declares jets it does not hold. */
+    if (overflow || have < need / 2048)
+      rc = jc_fail(err, JC_ERR_DATA, "%s: dataset %s is damaged: its shape and type need %llu bytes but its chunks "
+                   "hold only %llu, more than any compression explains", path, name, (unsigned long long)need,
+                   (unsigned long long)have);
+    goto done;
+  }
+  if (overflow || have != need)
     rc = jc_fail(err, JC_ERR_DATA,
                  "%s: dataset %s is damaged: its %s storage holds %llu bytes but its shape and type "
                  "need %llu",
@@ -298,6 +335,41 @@ static jc_code check_storage(hid_t dset, const char *path, const char *name, jc_
 done:
   if (type >= 0) H5Tclose(type);
   if (space >= 0) H5Sclose(space);
+  if (dcpl >= 0) H5Pclose(dcpl);
+  H5Eclear2(H5E_DEFAULT);
+  return rc;
+}
+
+/* Names of filters other programs write (h5py, hdf5plugin), for the message. */
+static const char *filter_name(H5Z_filter_t id) {
+  switch (id) {
+    case 32000: return "lzf (h5py)";
+    case 32001: return "blosc";
+    case 32004: return "lz4";
+    case 307: return "bzip2";
+    case 32008: return "bitshuffle";
+    case 32013: return "zfp";
+    case 32015: return "zstd";
+    default: return "an external plugin";
+  }
+}
+
+/* Every filter the dataset was written with must be available here: HDF5 would open it and
+ * fail only at the first read, naming a plugin directory. */
+static jc_code check_filters(hid_t dset, const char *path, const char *name, jc_err *err) {
+  hid_t dcpl = H5Dget_create_plist(dset);
+  jc_code rc = JC_OK;
+  int n = dcpl >= 0 ? H5Pget_nfilters(dcpl) : 0;
+  for (int i = 0; rc == JC_OK && i < n; i++) {
+    unsigned flags = 0, cd[8];
+    size_t n_cd = 8;
+    char fname[64] = "";
+    H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &n_cd, cd, sizeof fname, fname, NULL);
+    if (id >= 0 && H5Zfilter_avail(id) <= 0)
+      rc = jc_fail(err, JC_ERR_DATA, "%s: dataset %s is compressed with filter %d (%s), which this HDF5 library "
+                   "does not have; rewrite the file with gzip compression (h5py: compression=\"gzip\")", path, name,
+                   (int)id, filter_name(id));
+  }
   if (dcpl >= 0) H5Pclose(dcpl);
   H5Eclear2(H5E_DEFAULT);
   return rc;
@@ -314,7 +386,7 @@ hid_t h5io_open_dataset(hid_t loc, const char *path, const char *name, hid_t dap
     h5io_fail(err, JC_ERR_DATA, "%s: cannot open dataset %s", path, name);
     return H5I_INVALID_HID;
   }
-  if (check_storage(dset, path, name, err) != JC_OK) {
+  if (check_filters(dset, path, name, err) != JC_OK || check_storage(dset, path, name, err) != JC_OK) {
     H5Dclose(dset);
     return H5I_INVALID_HID;
   }

@@ -893,6 +893,93 @@ def _(ctx):
     return train(ctx, ctx.good_cfg, ctx.good_h5, "--force", out=run)
 
 
+# ---- issue 13: input files that are not what they declare ----
+@case("h5_train_on_a_fifo", 3, r"fifo\.h5: is not a regular file \(a pipe, device or socket\)", timeout=20)
+def _(ctx):
+    os.mkfifo(ctx.path("fifo.h5"))
+    return train(ctx, ctx.good_cfg, ctx.path("fifo.h5"))
+
+
+@case("h5_images_never_written", 3, r"jets\.h5: dataset images was created but never written")
+def _(ctx):
+    p = ctx.path("jets.h5")
+    with h5py.File(p, "w") as f:
+        f.create_dataset("images", (N_JETS, H, W), np.float32)  # no data: HDF5 reads zeros
+        f["labels"] = (np.arange(N_JETS) % 2).astype(np.int32)
+    return train(ctx, ctx.good_cfg, p)
+
+
+@case("h5_images_partly_written", 3, r"jets\.h5: dataset images was created but only partly written")
+def _(ctx):
+    p = ctx.path("jets.h5")
+    with h5py.File(p, "w") as f:
+        d = f.create_dataset("images", (N_JETS, H, W), np.float32, chunks=(8, H, W))
+        d[:16] = 0.5  # two of four chunks
+        f["labels"] = (np.arange(N_JETS) % 2).astype(np.int32)
+    return train(ctx, ctx.good_cfg, p)
+
+
+@case("h5_tiny_file_declares_2e29_jets", 3, r"jets\.h5: dataset images was created but never written", timeout=30)
+def _(ctx):
+    p = ctx.path("jets.h5")
+    with h5py.File(p, "w") as f:  # a few kB on disk; reading it as data would allocate gigabytes
+        f.create_dataset("images", (1 << 29, H, W), np.float32, chunks=(64, H, W), compression="gzip")
+        f.create_dataset("labels", (1 << 29,), np.int32, chunks=(4096,), compression="gzip")
+    return train(ctx, ctx.good_cfg, p)
+
+
+@case("h5_float64_pixel_overflows_float32", 3, r"jets\.h5: dataset /images: jet 4 has a pixel of 1e\+300, which "
+      r"overflows float32")
+def _(ctx):
+    images = np.random.default_rng(3).exponential(0.1, size=(N_JETS, H, W))
+    images[4, 2, 3] = 1e300
+    return train(ctx, ctx.good_cfg, ctx.jets(images=images, dtype=np.float64))
+
+
+@case("h5_uint64_label_named_as_stored", 3, r"jets\.h5: dataset /labels: jet 2 has label 9223372036854775809, "
+      r"outside 0\.\.1")
+def _(ctx):
+    labels = (np.arange(N_JETS) % 2).astype(np.uint64)
+    labels[2] = (1 << 63) + 1
+    return train(ctx, ctx.good_cfg, ctx.jets(labels=labels))
+
+
+@case("h5_negative_int64_label_named", 3, r"jets\.h5: dataset /labels: jet 3 has label -5000000000, outside")
+def _(ctx):
+    labels = (np.arange(N_JETS) % 2).astype(np.int64)
+    labels[3] = -5000000000
+    return train(ctx, ctx.good_cfg, ctx.jets(labels=labels))
+
+
+@case("h5_filter_this_hdf5_lacks", 3, r"jets\.h5: dataset images is compressed with filter 32000 \(lzf \(h5py\)\)")
+def _(ctx):
+    p = ctx.path("jets.h5")
+    with h5py.File(p, "w") as f:
+        f.create_dataset("images", data=np.full((N_JETS, H, W), 0.1, np.float32), compression="lzf")
+        f["labels"] = (np.arange(N_JETS) % 2).astype(np.int32)
+    return train(ctx, ctx.good_cfg, p)
+
+
+@case("ckpt_nan_weight", 3, r"ckpt\.h5: dataset /weights/layer01/kernel holds a non-finite value \(NaN at index 7\)")
+def _(ctx):
+    def edit(f):
+        k = f["weights/layer01/kernel"]
+        v = k[()]
+        v.flat[7] = np.nan
+        k[...] = v
+    return ctx.predict(ctx.edited_ckpt(edit))
+
+
+@case("ckpt_inf_weight_as_init", 3, r"ckpt\.h5: dataset /weights/layer00/bias holds a non-finite value \(Inf at index 0\)")
+def _(ctx):
+    def edit(f):
+        b = f["weights/layer00/bias"]
+        v = b[()]
+        v[0] = np.inf
+        b[...] = v
+    return train(ctx, ctx.good_cfg, ctx.good_h5, "--init", ctx.edited_ckpt(edit))
+
+
 def fill_leaving(path, free_bytes):
     """Fill the file system of directory path until about free_bytes are left."""
     st = os.statvfs(path)

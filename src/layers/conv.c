@@ -22,6 +22,7 @@
 
 #include "conv_winograd.h"
 #include "jetcnn/layer.h"
+#include "jetcnn/onnx.h"
 
 #include "simd.h"
 /* This file and conv_winograd.c are compiled with -ffp-contract=fast (CMakeLists.txt): the
@@ -537,6 +538,25 @@ static void conv_backward(const jc_layer *l, const float *params, const float *x
     for (size_t j = 0; j < n_w; j++) dw[j] += vsum(vload(dwv + j * VL));
 }
 
+/* ONNX Conv with explicit pads [top, left, bottom, right]: `same` may pad one row/column
+ * more at the bottom/right. The bottom/right padding is what the output size needs,
+ * (O - 1) S + F = I + P_lo + P_hi, or 0 when stride leaves input rows unused. */
+static jc_code conv_export_onnx(const jc_layer *l, const float *params, jc_onnx_graph *g, const char *const *x,
+                                const char *y, jc_err *err) {
+  const conv_cfg *c = l->cfg;
+  const float *w = params + l->offset;
+  int pb = (l->out.h - 1) * c->s + c->f - l->in.h - c->pad_top;
+  int pr = (l->out.w - 1) * c->s + c->f - l->in.w - c->pad_left;
+  const int64_t wdims[4] = {c->k, l->in.c, c->f, c->f}, bdims[1] = {c->k};
+  const char *kernel = onnx_const(g, "W", ONNX_FLOAT, w, wdims, 4);
+  const char *bias = onnx_const(g, "B", ONNX_FLOAT, w + l->n_kernel, bdims, 1);
+  onnx_node(g, "Conv", (const char *[]){x[0], kernel, bias}, 3, y);
+  onnx_attr_ints(g, "kernel_shape", (const int64_t[]){c->f, c->f}, 2);
+  onnx_attr_ints(g, "strides", (const int64_t[]){c->s, c->s}, 2);
+  onnx_attr_ints(g, "pads", (const int64_t[]){c->pad_top, c->pad_left, pb > 0 ? pb : 0, pr > 0 ? pr : 0}, 4);
+  return onnx_status(g, err);
+}
+
 static const char *const CONV_KEYS[] = {"filters", "size", "stride", "pad", NULL};
 const jc_layer_ops jc_conv_ops = {
     .section = "conv",
@@ -546,4 +566,5 @@ const jc_layer_ops jc_conv_ops = {
     .init = conv_init,
     .forward = conv_forward,
     .backward = conv_backward,
+    .export_onnx = conv_export_onnx,
 };

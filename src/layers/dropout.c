@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "jetcnn/layer.h"
+#include "jetcnn/onnx.h"
 #include "jetcnn/rng.h"
 
 typedef struct {
@@ -59,6 +60,13 @@ static void dropout_backward(const jc_layer *l, const float *params, const float
       dx[(size_t)i * per + e] = dy[(size_t)i * per + e] * keep_scale(l, ctx, ctx->first_sample + (uint64_t)i, e, c->rate);
 }
 
+/* Inference: the identity. */
+static jc_code dropout_export_onnx(const jc_layer *l, const float *params, jc_onnx_graph *g, const char *const *x,
+                                   const char *y, jc_err *err) {
+  onnx_node(g, "Identity", x, 1, y);
+  return onnx_status(g, err);
+}
+
 static const char *const DROPOUT_KEYS[] = {"rate", NULL};
 const jc_layer_ops jc_dropout_ops = {
     .section = "dropout",
@@ -67,4 +75,5 @@ const jc_layer_ops jc_dropout_ops = {
         .init = dropout_init,
     .forward = dropout_forward,
     .backward = dropout_backward,
+    .export_onnx = dropout_export_onnx,
 };

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "jetcnn/layer.h"
+#include "jetcnn/onnx.h"
 #include "simd.h"
 
 typedef struct {
@@ -318,6 +319,30 @@ static void avgpool_backward(const jc_layer *l, const float *params, const float
   }
 }
 
+/* ONNX MaxPool / AveragePool with the window, stride and symmetric padding (floor mode).
+ * MaxPool ignores padded cells as maxpool_forward does; for the average, padded cells count
+ * as zeros in the F*F divisor (count_include_pad = 1). */
+static void pool_export(const jc_layer *l, jc_onnx_graph *g, const char *op, const char *x, const char *y) {
+  const pool_cfg *c = l->cfg;
+  onnx_node(g, op, (const char *[]){x}, 1, y);
+  onnx_attr_ints(g, "kernel_shape", (const int64_t[]){c->f, c->f}, 2);
+  onnx_attr_ints(g, "strides", (const int64_t[]){c->s, c->s}, 2);
+  onnx_attr_ints(g, "pads", (const int64_t[]){c->p, c->p, c->p, c->p}, 4);
+}
+
+static jc_code maxpool_export_onnx(const jc_layer *l, const float *params, jc_onnx_graph *g, const char *const *x,
+                                   const char *y, jc_err *err) {
+  pool_export(l, g, "MaxPool", x[0], y);
+  return onnx_status(g, err);
+}
+
+static jc_code avgpool_export_onnx(const jc_layer *l, const float *params, jc_onnx_graph *g, const char *const *x,
+                                   const char *y, jc_err *err) {
+  pool_export(l, g, "AveragePool", x[0], y);
+  onnx_attr_int(g, "count_include_pad", 1);
+  return onnx_status(g, err);
+}
+
 static const char *const POOL_KEYS[] = {"size", "stride", "pad", NULL};
 const jc_layer_ops jc_maxpool_ops = {
     .section = "maxpool",
@@ -327,6 +352,7 @@ const jc_layer_ops jc_maxpool_ops = {
     .init = pool_init,
     .forward = maxpool_forward,
     .backward = maxpool_backward,
+    .export_onnx = maxpool_export_onnx,
 };
 static const char *const AVGPOOL_KEYS[] = {"size", "stride", "pad", "global", NULL};
 const jc_layer_ops jc_avgpool_ops = {
@@ -336,4 +362,5 @@ const jc_layer_ops jc_avgpool_ops = {
     .init = pool_init,
     .forward = avgpool_forward,
     .backward = avgpool_backward,
+    .export_onnx = avgpool_export_onnx,
 };
