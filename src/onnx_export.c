@@ -80,25 +80,37 @@ static jc_code build(const jc_net *net, const float *params, jc_onnx_graph *g, j
   onnx_scope(g, "input");
   const char *x = to_nchw(net, g, normalize(net, g, "images", rank - 1));
   JC_TRY(onnx_status(g, err));
-  for (int i = 0; i < net->n_layers; i++) {
+  /* The name of every layer's output: a layer reads those of its inputs (l->src). */
+  const char **out = jc_calloc((size_t)net->n_layers, sizeof *out, err);
+  if (!out) return JC_ERR_NOMEM;
+  jc_code rc = JC_OK;
+  for (int i = 0; rc == JC_OK && i < net->n_layers; i++) {
     const jc_layer *l = &net->layers[i];
     char scope[48];
     snprintf(scope, sizeof scope, "l%d_%s", i, l->ops->section);
     onnx_scope(g, scope);
-    if (!l->ops->export_onnx)
-      return jc_fail(err, JC_ERR_USAGE, "%s:%d: [%s] layers cannot be exported to ONNX yet", l->path, l->line,
-                     l->ops->section);
+    if (!l->ops->export_onnx) {
+      rc = jc_fail(err, JC_ERR_USAGE, "%s:%d: [%s] layers cannot be exported to ONNX yet", l->path, l->line,
+                   l->ops->section);
+      break;
+    }
     /* A fused ReLU (relu_out of the layer before) is skipped at run time but is a layer of
-     * its own here: the layer before exports its linear output, this one the ReLU. */
+     * its own here: the layer before exports its linear output, this one the ReLU. (A batch
+     * norm folded into the layer before exports nothing: its map is in that layer's weights.) */
+    const char *in[LAYER_MAX_INPUTS];
+    for (int s = 0; s < l->n_in; s++) in[s] = l->src[s] >= 0 ? out[l->src[s]] : x;
     const char *y = onnx_tensor(g, "out");
-    JC_TRY(onnx_status(g, err));
-    jc_code rc = l->ops->export_onnx(l, params, g, &x, y, err);
+    rc = onnx_status(g, err);
+    if (rc == JC_OK) rc = l->ops->export_onnx(l, params, g, in, y, err);
     if (rc == JC_OK) rc = onnx_status(g, err);
-    if (rc != JC_OK) return jc_prefix(err, "%s:%d: [%s]: ", l->path, l->line, l->ops->section);
-    x = y;
+    if (rc != JC_OK) rc = jc_prefix(err, "%s:%d: [%s]: ", l->path, l->line, l->ops->section);
+    out[i] = y;
   }
+  const char *logits = net->n_layers ? out[net->n_layers - 1] : x;
+  free(out);
+  JC_TRY(rc);
   onnx_scope(g, "head");
-  head(net, g, x, "probs");
+  head(net, g, logits, "probs");
   onnx_graph_output(g, "probs", ONNX_FLOAT, (const int64_t[]){-1, net->n_classes}, 2);
   return onnx_status(g, err);
 }

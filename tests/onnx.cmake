@@ -13,7 +13,9 @@ set(ONNX_MODELS
     "every_layer|${CMAKE_CURRENT_SOURCE_DIR}/tools/every_layer.cfg|20x20x2|3|4"
     "every_layer_sigmoid|${CMAKE_CURRENT_SOURCE_DIR}/onnx/every_layer_sigmoid.cfg|17x17x3|2|4"
     "deeptop|${CMAKE_SOURCE_DIR}/configs/deeptop.cfg|40x40x1|2|2"
-    "lecture|${CMAKE_SOURCE_DIR}/configs/lecture.cfg|32x32x3|10|3")
+    "lecture|${CMAKE_SOURCE_DIR}/configs/lecture.cfg|32x32x3|10|3"
+    "resnet|${CMAKE_SOURCE_DIR}/configs/resnet.cfg|40x40x1|2|2"
+    "residual_layers|${CMAKE_CURRENT_SOURCE_DIR}/onnx/residual_layers.cfg|15x15x2|3|4")
 foreach(model ${ONNX_MODELS})
   string(REPLACE "|" ";" f "${model}")
   list(GET f 0 name)

@@ -7,27 +7,29 @@
 #include "jetcnn/dist.h"
 #include "jetcnn/onnx.h"
 
-/* The net stored in the checkpoint at path and its weights (*net and *params owned by the
- * caller: net_free, free). Collective. To be replaced by checkpoint_load_net() once the
- * checkpoint module has it. */
+/* The inference net of the model stored in the checkpoint at path (batch norm folded) and
+ * its weights (*net and *params owned by the caller: net_free, free). Collective. To be
+ * replaced by checkpoint_load_net() once the checkpoint module has it. */
 static jc_code load_net(const char *path, MPI_Comm comm, jc_net **net, float **params, jc_err *err) {
   *net = NULL;
   *params = NULL;
   jc_config *cfg = NULL;
+  jc_net *trained = NULL;
+  float *weights = NULL, *state = NULL;
   jc_code rc = JC_OK;
   char *text = checkpoint_read_config(path, comm, err);
   if (!text) rc = err->code;
   if (rc == JC_OK) rc = config_parse_text(text, path, &cfg, err);
-  if (rc == JC_OK) rc = net_create(cfg, net, err);
-  if (rc == JC_OK && !(*params = jc_malloc((*net)->n_params * sizeof **params + 1, err))) rc = JC_ERR_NOMEM;
+  if (rc == JC_OK) rc = net_create(cfg, &trained, err);
+  if (rc == JC_OK && !(weights = jc_malloc(trained->n_params * sizeof *weights + 1, err))) rc = JC_ERR_NOMEM;
+  if (rc == JC_OK && !(state = jc_malloc(trained->n_state * sizeof *state + 1, err))) rc = JC_ERR_NOMEM;
   rc = dist_agree(comm, rc, err);
-  if (rc == JC_OK) rc = checkpoint_read(path, *net, *params, NULL, NULL, comm, err);
+  if (rc == JC_OK) rc = checkpoint_read(path, trained, weights, state, NULL, NULL, comm, err);
+  if (rc == JC_OK) rc = dist_agree(comm, net_inference(trained, weights, state, net, params, err), err);
   free(text);
-  if (rc != JC_OK) {
-    net_free(net);
-    free(*params);
-    *params = NULL;
-  }
+  free(weights);
+  free(state);
+  net_free(&trained);
   return rc;
 }
 

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "jetcnn/layer.h"
+#include "jetcnn/onnx.h"
 
 typedef struct {
   float momentum, eps;
@@ -217,6 +218,25 @@ static void batchnorm_update_state(const jc_layer *l, float *state, const float 
   }
 }
 
+/* The inference map as Mul and Add with (C, 1, 1) constants; nothing (Identity) when folded
+ * into the layer before (skip). Only inference nets (affine) can be exported: a training
+ * net's batch norm has its statistics in the state, not in params. */
+static jc_code batchnorm_export_onnx(const jc_layer *l, const float *params, jc_onnx_graph *g, const char *const *x,
+                                     const char *y, jc_err *err) {
+  if (!l->affine)
+    return jc_fail(err, JC_ERR_USAGE, "batch norm is exported from the inference net (net_create_inference)");
+  if (l->skip) {
+    onnx_node(g, "Identity", x, 1, y);
+    return onnx_status(g, err);
+  }
+  const int64_t dims[3] = {l->in.c, 1, 1};
+  const char *a = onnx_const(g, "scale", ONNX_FLOAT, params + l->offset, dims, 3);
+  const char *b = onnx_const(g, "shift", ONNX_FLOAT, params + l->offset + l->n_kernel, dims, 3);
+  const char *ax = onnx_node(g, "Mul", (const char *[]){x[0], a}, 2, onnx_tensor(g, "scaled"));
+  onnx_node(g, "Add", (const char *[]){ax, b}, 2, y);
+  return onnx_status(g, err);
+}
+
 static const char *const BN_KEYS[] = {"momentum", "epsilon", NULL};
 static const char *const BN_STATE[] = {"bn_running_mean", "bn_running_var", NULL};
 const jc_layer_ops jc_batchnorm_ops = {
@@ -234,4 +254,5 @@ const jc_layer_ops jc_batchnorm_ops = {
     .init_state = batchnorm_init_state,
     .update_state = batchnorm_update_state,
     .affine = batchnorm_affine,
+    .export_onnx = batchnorm_export_onnx,
 };

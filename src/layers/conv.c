@@ -549,8 +549,8 @@ static jc_code conv_export_onnx(const jc_layer *l, const float *params, jc_onnx_
   int pr = (l->out.w - 1) * c->s + c->f - l->in.w - c->pad_left;
   const int64_t wdims[4] = {c->k, l->in.c, c->f, c->f}, bdims[1] = {c->k};
   const char *kernel = onnx_const(g, "W", ONNX_FLOAT, w, wdims, 4);
-  const char *bias = onnx_const(g, "B", ONNX_FLOAT, w + l->n_kernel, bdims, 1);
-  onnx_node(g, "Conv", (const char *[]){x[0], kernel, bias}, 3, y);
+  const char *bias = l->n_bias ? onnx_const(g, "B", ONNX_FLOAT, w + l->n_kernel, bdims, 1) : "";
+  onnx_node(g, "Conv", (const char *[]){x[0], kernel, bias}, l->n_bias ? 3 : 2, y);
   onnx_attr_ints(g, "kernel_shape", (const int64_t[]){c->f, c->f}, 2);
   onnx_attr_ints(g, "strides", (const int64_t[]){c->s, c->s}, 2);
   onnx_attr_ints(g, "pads", (const int64_t[]){c->pad_top, c->pad_left, pb > 0 ? pb : 0, pr > 0 ? pr : 0}, 4);

@@ -65,8 +65,8 @@ static jc_code dense_export_onnx(const jc_layer *l, const float *params, jc_onnx
   const char *flat = onnx_node(g, "Flatten", x, 1, onnx_tensor(g, "flat"));
   onnx_attr_int(g, "axis", 1);
   const char *kernel = onnx_const(g, "W", ONNX_FLOAT, w, wdims, 2);
-  const char *bias = onnx_const(g, "B", ONNX_FLOAT, w + l->n_kernel, &out, 1);
-  const char *z = onnx_node(g, "Gemm", (const char *[]){flat, kernel, bias}, 3, onnx_tensor(g, "gemm"));
+  const char *bias = l->n_bias ? onnx_const(g, "B", ONNX_FLOAT, w + l->n_kernel, &out, 1) : "";
+  const char *z = onnx_node(g, "Gemm", (const char *[]){flat, kernel, bias}, l->n_bias ? 3 : 2, onnx_tensor(g, "gemm"));
   onnx_attr_int(g, "transB", 1);
   const char *sh = onnx_const(g, "shape", ONNX_INT64, shape, &four, 1);
   onnx_node(g, "Reshape", (const char *[]){z, sh}, 2, y);

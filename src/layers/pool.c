@@ -338,6 +338,10 @@ static jc_code maxpool_export_onnx(const jc_layer *l, const float *params, jc_on
 
 static jc_code avgpool_export_onnx(const jc_layer *l, const float *params, jc_onnx_graph *g, const char *const *x,
                                    const char *y, jc_err *err) {
+  if (((const pool_cfg *)l->cfg)->global) {
+    onnx_node(g, "GlobalAveragePool", x, 1, y);
+    return onnx_status(g, err);
+  }
   pool_export(l, g, "AveragePool", x[0], y);
   onnx_attr_int(g, "count_include_pad", 1);
   return onnx_status(g, err);

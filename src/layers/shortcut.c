@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "jetcnn/layer.h"
+#include "jetcnn/onnx.h"
 
 typedef struct {
   int project, stride;
@@ -146,6 +147,23 @@ static void shortcut_backward(const jc_layer *l, const float *params, const floa
   }
 }
 
+/* Add(x0, x1), or Add(x0, Conv 1x1 / S (x1)). */
+static jc_code shortcut_export_onnx(const jc_layer *l, const float *params, jc_onnx_graph *g, const char *const *x,
+                                    const char *y, jc_err *err) {
+  const shortcut_cfg *c = l->cfg;
+  const char *x1 = x[1];
+  if (c->project) {
+    const int64_t wdims[4] = {l->in_shape[0].c, l->in_shape[1].c, 1, 1}, bdims[1] = {l->in_shape[0].c};
+    const char *w = onnx_const(g, "W", ONNX_FLOAT, params + l->offset, wdims, 4);
+    const char *b = onnx_const(g, "B", ONNX_FLOAT, params + l->offset + l->n_kernel, bdims, 1);
+    x1 = onnx_node(g, "Conv", (const char *[]){x[1], w, b}, 3, onnx_tensor(g, "projection"));
+    onnx_attr_ints(g, "kernel_shape", (const int64_t[]){1, 1}, 2);
+    onnx_attr_ints(g, "strides", (const int64_t[]){c->stride, c->stride}, 2);
+  }
+  onnx_node(g, "Add", (const char *[]){x[0], x1}, 2, y);
+  return onnx_status(g, err);
+}
+
 static const char *const SHORTCUT_KEYS[] = {"from", "project", NULL};
 const jc_layer_ops jc_shortcut_ops = {
     .section = "shortcut",
@@ -156,4 +174,5 @@ const jc_layer_ops jc_shortcut_ops = {
     .init = shortcut_init,
     .forward_multi = shortcut_forward,
     .backward_multi = shortcut_backward,
+    .export_onnx = shortcut_export_onnx,
 };
