@@ -405,14 +405,13 @@ void net_update_state(const jc_net *net, float *state, const float *stats, int n
     if (net->layers[i].n_state) net->layers[i].ops->update_state(&net->layers[i], state, stats, n);
 }
 
-int net_stats_segments(const jc_net *net, size_t *seg) {
+int net_stats_segments(const jc_net *net, size_t base, size_t *ends) {
   int n = 0;
-  seg[0] = 0;
   for (int i = 0; i < net->n_layers; i++) {
     const jc_layer *l = &net->layers[i];
     int parts = 0; /* the statistics have the state's parts (a norm's means, its variances) */
     while (l->ops->state_names && l->ops->state_names[parts]) parts++;
-    for (int k = 1; l->n_stats && k <= parts; k++) seg[++n] = l->stats_offset + l->n_stats * (size_t)k / (size_t)parts;
+    for (int k = 1; l->n_stats && k <= parts; k++) ends[n++] = base + l->stats_offset + l->n_stats * (size_t)k / (size_t)parts;
   }
   return n;
 }

@@ -32,7 +32,10 @@ typedef struct {
   jc_plan *plan;
   float *params;      /* n_params */
   float *state;       /* n_state: the net's non-trainable state (batch norm's running statistics) */
-  size_t row_len;     /* n_params + N_STATS */
+  size_t row_len;     /* n_params + N_STATS + blocks_per_batch * n_batch_stats */
+  size_t stats_at;    /* n_params + N_STATS: micro-batch k of a step writes its batch statistics
+                       * at stats_at + k * n_batch_stats (zeros elsewhere), so that the sum
+                       * holds each one's in its own slot */
   int max_local;      /* most micro-batches one rank computes in a step */
   float *rows;        /* max_local rows: per-micro-batch gradients + statistics */
   float *sum;         /* row_len: the global sum of all rows */
@@ -174,7 +177,8 @@ static jc_code train_step(trainer *t, size_t s, int64_t epoch, jc_err *err) {
       jc_net_ws *w = t->ws[omp_get_thread_num()];
       float *row = t->rows + (size_t)k * t->row_len;
       const float *x = t->x + (size_t)k * micro * per;
-      jc_ctx ctx = {.training = 1, .seed = net->hp.seed, .step = (uint64_t)t->step, .first_sample = start};
+      jc_ctx ctx = {.training = 1, .seed = net->hp.seed, .step = (uint64_t)t->step, .first_sample = start,
+                    .batch_stats = row + t->stats_at + (lo + (size_t)k) * net->n_batch_stats};
       memset(row, 0, t->row_len * sizeof *row);
       int hits = 0;
       double loss = net_train_micro(net, t->params, w, x, t->train->labels + start, (int)len, scale, ctx, row, &hits);
@@ -212,7 +216,13 @@ static jc_code train_step(trainer *t, size_t s, int64_t epoch, jc_err *err) {
     return rc;
   }
 
-  /* 4. Update the weights (identically on every rank). */
+  /* 4. Update the running statistics, one micro-batch after the other in the step's global
+   * order, and the weights (identically on every rank). */
+  for (size_t k = 0; net->n_state && k < count; k++) {
+    size_t start, len;
+    plan_block(p, p->order[first + k], &start, &len);
+    net_update_state(net, t->state, t->sum + t->stats_at + k * net->n_batch_stats, (int)len);
+  }
   optim_step(t->opt, &net->hp, t->params, t->sum, optim_lr(&net->hp, t->step, (int64_t)p->n_steps));
   t->step++;
   t->t_update += now() - t3;
@@ -236,8 +246,13 @@ static jc_code validate(trainer *t, val_stats *vs, jc_err *err) {
   int *counts = jc_malloc((size_t)t->size * sizeof *counts, err), *displs = jc_malloc((size_t)t->size * sizeof *displs, err);
   double loss = 0.0;
   long correct = 0;
+  jc_net *inet = NULL; /* the inference net: batch norm folded with the running statistics */
+  float *iparams = NULL;
   jc_code rc = (!probs || !score || (t->rank == 0 && !all) || !counts || !displs) ? JC_ERR_NOMEM : JC_OK;
-  if (rc == JC_OK) rc = eval_range(net, t->params, d, lo, hi - lo, probs, &loss, &correct, err);
+  if (rc == JC_OK) rc = net_inference(net, t->params, t->state, &inet, &iparams, err);
+  if (rc == JC_OK) rc = eval_range(inet, iparams, d, lo, hi - lo, probs, &loss, &correct, err);
+  net_free(&inet);
+  free(iparams);
   rc = dist_agree(t->comm, rc, err);
   if (rc == JC_OK) {
     double sums[2] = {loss, (double)correct};
@@ -471,7 +486,8 @@ static jc_code trainer_init(trainer *t, jc_err *err) {
   JC_TRY(plan_create(t->train->n, (size_t)hp->micro_batch, (size_t)hp->batch, t->train->chunk_rows, window, &t->plan,
                      err));
   t->max_local = (int)((t->plan->blocks_per_batch + (size_t)t->size - 1) / (size_t)t->size);
-  t->row_len = net->n_params + N_STATS;
+  t->stats_at = net->n_params + N_STATS;
+  t->row_len = t->stats_at + t->plan->blocks_per_batch * net->n_batch_stats;
   t->n_threads = omp_get_max_threads();
   t->params = jc_malloc(net->n_params * sizeof(float) + 1, err);
   t->state = jc_malloc(net->n_state * sizeof(float) + 1, err);
@@ -490,10 +506,14 @@ static jc_code trainer_init(trainer *t, jc_err *err) {
   for (int i = 0; i < t->n_threads; i++)
     if (!(t->ws[i] = net_ws_create(net, (int)hp->micro_batch, err))) return JC_ERR_NOMEM;
   /* Segments: each kernel and bias, then each statistic, with its own fixed-point scale. */
-  size_t *seg = jc_malloc(((size_t)net->n_layers * 2 + N_STATS + 1) * sizeof *seg, err);
+  /* Then each micro-batch slot's batch statistics, in parts of like magnitude. */
+  size_t *seg = jc_malloc(((size_t)net->n_layers * 2 * (1 + t->plan->blocks_per_batch) + N_STATS + 1) * sizeof *seg, err);
   if (!seg) return JC_ERR_NOMEM;
   int n_seg = net_param_segments(net, seg);
   for (int k = 0; k < N_STATS; k++, n_seg++) seg[n_seg + 1] = net->n_params + (size_t)k + 1;
+  for (size_t slot = 0; net->n_batch_stats && slot < t->plan->blocks_per_batch; slot++) {
+    n_seg += net_stats_segments(net, t->stats_at + slot * net->n_batch_stats, seg + n_seg + 1);
+  }
   t->red = dist_reducer_create(t->row_len, seg, n_seg, err);
   free(seg);
   return t->red ? JC_OK : JC_ERR_NOMEM;

@@ -99,10 +99,10 @@ void net_init_state(const jc_net *net, float *state);
  * statistics). Apply one per micro-batch, in the global micro-batch order. */
 void net_update_state(const jc_net *net, float *state, const float *stats, int n);
 
-/* Boundaries of the batch statistics' parts of like magnitude (a norm's means, its
- * variances): seg[0] = 0, seg[1..n] their ends within n_batch_stats (seg holds at least
- * 2 * n_layers + 1). Returns n. */
-int net_stats_segments(const jc_net *net, size_t *seg);
+/* The ends of the batch statistics' parts of like magnitude (a norm's means, its variances),
+ * for reduction segments: ends[0 .. n-1] = base + each part's end within n_batch_stats
+ * (ends holds at least 2 * n_layers). Returns n. */
+int net_stats_segments(const jc_net *net, size_t base, size_t *ends);
 
 /* Apply the model's input normalisation (normalize, input_scale) in place to n samples. */
 void net_normalize_input(const jc_net *net, float *x, int n);
