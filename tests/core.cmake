@@ -15,6 +15,13 @@ jetcnn_test(core_rank_invariance_winograd 300
   ${JETCNN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_rank_invariance.py --jetcnn ${JETCNN_BIN}
   --mpiexec ${MPIEXEC_EXECUTABLE} --config ${CMAKE_CURRENT_SOURCE_DIR}/winograd.cfg --workdir ${CORE_TEST_DIR}/ranks_winograd)
 
+# The same with a residual model with batch norm (running statistics included), on 993 jets:
+# the last micro-batch of each epoch holds one jet.
+jetcnn_test(core_rank_invariance_residual 300
+  ${JETCNN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_rank_invariance.py --jetcnn ${JETCNN_BIN}
+  --mpiexec ${MPIEXEC_EXECUTABLE} --config ${CMAKE_CURRENT_SOURCE_DIR}/residual.cfg --jets 993 --state
+  --workdir ${CORE_TEST_DIR}/ranks_residual)
+
 # Train, predict, metrics log and scores file on toy data, with mpiexec -np 2.
 jetcnn_test(core_train_predict 300
   ${JETCNN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_train_predict.py --jetcnn ${JETCNN_BIN}

@@ -68,9 +68,10 @@ def train(out, ranks=2, extra=(), config=None, timeout=240):
 def state(path):
     """Weights and optimizer state as bytes, and the progress."""
     with h5py.File(path, "r") as f:
-        w = b"".join(f["weights"][g][d][()].tobytes() for g in sorted(f["weights"]) for d in ("kernel", "bias"))
+        # every tensor under /weights: kernels, biases, batch norm's scales, shifts and running statistics
+        w = b"".join(d.encode() + f["weights"][g][d][()].tobytes() for g in sorted(f["weights"]) for d in sorted(f["weights"][g]))
         s = b"".join(f["state"][k][()].tobytes() for k in ("optimizer_m", "optimizer_v", "optimizer_t") if k in f["state"])
-        finite = all(np.all(np.isfinite(f["weights"][g][d][()])) for g in f["weights"] for d in ("kernel", "bias"))
+        finite = all(np.all(np.isfinite(f["weights"][g][d][()])) for g in f["weights"] for d in f["weights"][g])
         prog = {k: int(f["state"][k][0]) for k in ("epoch", "step", "epoch_step")}
     return w, s, finite, prog
 
