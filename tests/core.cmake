@@ -22,6 +22,12 @@ jetcnn_test(core_rank_invariance_residual 300
   --mpiexec ${MPIEXEC_EXECUTABLE} --config ${CMAKE_CURRENT_SOURCE_DIR}/residual.cfg --jets 993 --state
   --workdir ${CORE_TEST_DIR}/ranks_residual)
 
+# Checkpoints written before batch norm and shortcuts (tests/fixtures) still predict, resume
+# and start runs.
+jetcnn_test(core_old_checkpoint 120
+  ${JETCNN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_old_checkpoint.py --jetcnn ${JETCNN_BIN}
+  --workdir ${CORE_TEST_DIR}/old_checkpoint)
+
 # Train, predict, metrics log and scores file on toy data, with mpiexec -np 2.
 jetcnn_test(core_train_predict 300
   ${JETCNN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_train_predict.py --jetcnn ${JETCNN_BIN}
