@@ -431,6 +431,88 @@ def _(ctx):
     return train(ctx, ctx.good_cfg, ctx.jets(labels=labels))
 
 
+# ---- residual layers: a shortcut's `from` and shapes, global pooling, batch norm keys ----
+RES_TAIL = """
+[conv]
+filters = 4
+size = 3
+stride = 2
+pad = same
+batch_normalize = 1
+
+[shortcut]
+from = -2
+project = 1
+activation = relu
+
+[avgpool]
+global = 1
+
+[dense]
+units = 2
+"""
+
+
+RES_CFG = TINY_CFG.replace("[dense]\nunits = 2\nactivation = softmax\n", "") + RES_TAIL
+
+
+@case("cfg_shortcut_from_positive", 2, r"model\.cfg:{line}: \[shortcut\] from = 2 must be negative")
+def _(ctx):
+    text = cfg_with(RES_CFG, "from = -2", "from = 2")
+    ctx.fmt = dict(line=line_of(text, "from = 2"))
+    return summary(ctx, text)
+
+
+@case("cfg_shortcut_from_before_first", 2,
+      r"model\.cfg:{line}: \[shortcut\] from = -3 reaches before the first layer section \(this is layer02")
+def _(ctx):
+    text = cfg_with(RES_CFG, "from = -2", "from = -3")
+    ctx.fmt = dict(line=line_of(text, "from = -3"))
+    return summary(ctx, text)
+
+
+@case("cfg_shortcut_shapes_differ", 2,
+      r"model\.cfg:{line}: \[shortcut\] from = -2 adds the output of layer00 \(8x8x2\) to that of layer01 "
+      r"\(4x4x4\): the shapes differ")
+def _(ctx):
+    text = cfg_with(RES_CFG, "project = 1\n", "")
+    ctx.fmt = dict(line=line_of(text, "from = -2"))
+    return summary(ctx, text)
+
+
+@case("cfg_shortcut_no_stride_fits", 2,
+      r"model\.cfg:{line}: \[shortcut\] from = -2: no 1x1 projection with one stride maps the 8x8 output of layer00 "
+      r"onto the 7x7 output of layer01")
+def _(ctx):
+    text = cfg_with(RES_CFG,
+                    "size = 3\nstride = 2\npad = same", "size = 2\nstride = 1\npad = valid")
+    ctx.fmt = dict(line=line_of(text, "from = -2"))
+    return summary(ctx, text)
+
+
+@case("cfg_global_pool_with_size", 2, r"model\.cfg:{line}: \[avgpool\] global = 1 averages the whole 4x4 plane; drop 'size'")
+def _(ctx):
+    text = cfg_with(RES_CFG, "global = 1", "global = 1\nsize = 2")
+    ctx.fmt = dict(line=line_of(text, "size = 2"))
+    return summary(ctx, text)
+
+
+@case("cfg_batch_normalize_not_here", 2, r"model\.cfg:{line}: unknown key 'batch_normalize' in \[avgpool\]")
+def _(ctx):
+    text = cfg_with(RES_CFG, "global = 1",
+                    "global = 1\nbatch_normalize = 1")
+    ctx.fmt = dict(line=[i for i, l in enumerate(text.splitlines(), 1) if l == "batch_normalize = 1"][-1])
+    return summary(ctx, text)
+
+
+@case("cfg_batchnorm_momentum_range", 2, r"model\.cfg:{line}: bn_momentum = 1\.5 is out of range")
+def _(ctx):
+    text = cfg_with(RES_CFG, "batch_normalize = 1",
+                    "batch_normalize = 1\nbn_momentum = 1.5")
+    ctx.fmt = dict(line=line_of(text, "bn_momentum"))
+    return summary(ctx, text)
+
+
 # ---- --set overrides ----
 @case("set_unknown_key", 2, r"--set nosuch=1: unknown \[net\] key 'nosuch'")
 def _(ctx):
