@@ -47,26 +47,40 @@ def read_cfg(path):
 
 
 def torch_model(sections):
-    """nn.Sequential equivalent to the config (the output softmax is left to the loss) and
-    the [net] section."""
+    """A torch module equivalent to the config (the output softmax is left to the loss) and
+    the [net] section: one block per section (conv without bias and BatchNorm2d/1d for
+    batch_normalize = 1, a [shortcut] adds the output of the section `from` back, through a
+    1x1 projection with project = 1)."""
+    import torch
     import torch.nn as nn
     net = sections[0][1]
     h, w, c = (int(v) for v in net["input"].lower().split("x"))
     acts = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "elu": nn.ELU}
-    layers, flat = [], False
+    blocks, sources, shapes, flat = [], [], [], False
     for i, (name, s) in enumerate(sections[1:]):
         last = i == len(sections) - 2
+        layers, src = [], None
+        bn = s.get("batch_normalize", "0") == "1"
         if name == "conv":
             k, f, st = int(s["filters"]), int(s["size"]), int(s.get("stride", 1))
             pad = s.get("pad", "valid")
-            padding = pad if pad in ("same", "valid") else int(pad)
-            layers.append(nn.Conv2d(c, k, f, stride=st, padding=padding))
-            if pad == "same":
+            if pad == "same" and st == 1:
+                layers.append(nn.Conv2d(c, k, f, padding="same", bias=not bn))
+            elif pad == "same":  # explicit padding: torch's "same" refuses strides > 1
+                total_h, total_w = max((-(-h // st) - 1) * st + f - h, 0), max((-(-w // st) - 1) * st + f - w, 0)
+                layers.append(nn.ZeroPad2d((total_w // 2, total_w - total_w // 2, total_h // 2, total_h - total_h // 2)))
                 h, w = -(-h // st), -(-w // st)
+                layers.append(nn.Conv2d(c, k, f, stride=st, bias=not bn))
             else:
                 p = 0 if pad == "valid" else int(pad)
                 h, w = (h + 2 * p - f) // st + 1, (w + 2 * p - f) // st + 1
+                layers.append(nn.Conv2d(c, k, f, stride=st, padding=p, bias=not bn))
             c = k
+            if bn:
+                layers.append(nn.BatchNorm2d(c, momentum=float(s.get("bn_momentum", 0.1)), eps=float(s.get("bn_epsilon", 1e-5))))
+        elif name == "avgpool" and s.get("global", "0") == "1":
+            layers.append(nn.AdaptiveAvgPool2d(1))
+            h = w = 1
         elif name in ("maxpool", "avgpool"):
             f = int(s["size"])
             st, p = int(s.get("stride", f)), int(s.get("pad", 0))
@@ -83,15 +97,43 @@ def torch_model(sections):
                 flat = True
             n_in = c * h * w
             c, h, w = int(s["units"]), 1, 1
-            layers.append(nn.Linear(n_in, c))
+            layers.append(nn.Linear(n_in, c, bias=not bn))
+            if bn:
+                layers.append(nn.BatchNorm1d(c, momentum=float(s.get("bn_momentum", 0.1)), eps=float(s.get("bn_epsilon", 1e-5))))
+        elif name == "batchnorm":
+            layers.append((nn.BatchNorm2d if not flat else nn.BatchNorm1d)(
+                c, momentum=float(s.get("momentum", 0.1)), eps=float(s.get("epsilon", 1e-5))))
+        elif name == "shortcut":
+            src = i + int(s["from"])
+            c1, h1, _ = shapes[src]
+            proj = nn.Conv2d(c1, c, 1, stride=-(-h1 // h)) if s.get("project", "0") == "1" else nn.Identity()
+            layers.append(proj)
         else:
             raise SystemExit(f"bench_torch.py: no PyTorch equivalent for [{name}]")
-        act = s.get("activation", "linear") if name in ("conv", "dense") else "linear"
+        act = s.get("activation", "linear") if name in ("conv", "dense", "batchnorm", "shortcut") else "linear"
+        post = []
         if act in acts:
-            layers.append(acts[act]())
+            post.append(acts[act]())
         elif act not in ("linear", "softmax") or (act == "softmax" and not last):
             raise SystemExit(f"bench_torch.py: activation {act} not supported here")
-    return nn.Sequential(*layers), net
+        blocks.append(nn.ModuleList([nn.Sequential(*layers), nn.Sequential(*post)]))
+        sources.append(src)
+        shapes.append((c, h, w))
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = nn.ModuleList(blocks)
+
+        def forward(self, x):
+            outs = []
+            for (body, post), src in zip(self.blocks, sources):
+                x = x + body(outs[src]) if src is not None else body(x)  # a shortcut: x + projection(earlier)
+                x = post(x)
+                outs.append(x)
+            return torch.flatten(x, 1)
+
+    return Net(), net
 
 
 def torch_worker(a):
@@ -152,7 +194,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=os.path.join(ROOT, "build-perf"))
     ap.add_argument("--configs", nargs="+",
-                    default=[os.path.join(ROOT, "configs", n) for n in ("lecture.cfg", "deeptop.cfg")])
+                    default=[os.path.join(ROOT, "configs", n) for n in ("lecture.cfg", "deeptop.cfg", "resnet.cfg")])
     ap.add_argument("--batches", nargs="+", type=int, default=[32, 128, 512])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=3)

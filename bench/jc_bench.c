@@ -116,17 +116,20 @@ int main(int argc, char **argv) {
   const jc_hparams *hp = &net->hp;
   const int batch = (int)hp->batch, micro = (int)hp->micro_batch, n_micro = batch / micro;
   const int n_threads = omp_get_max_threads(), L = net->n_layers;
-  const size_t per = shape_size(hp->input), row_len = net->n_params + N_STATS;
+  /* Rows as in train.c: gradients, statistics, then each micro-batch's batch statistics slot. */
+  const size_t per = shape_size(hp->input), stats_at = net->n_params + N_STATS;
+  const size_t row_len = stats_at + (size_t)n_micro * net->n_batch_stats;
   float *x = malloc((size_t)batch * per * sizeof *x);
   int32_t *labels = malloc((size_t)batch * sizeof *labels);
   float *params = malloc(net->n_params * sizeof *params);
+  float *state = malloc((net->n_state + 1) * sizeof *state);
   float *rows = malloc((size_t)n_micro * row_len * sizeof *rows);
   float *sum = malloc(row_len * sizeof *sum);
   float *probs = malloc((size_t)batch * (size_t)net->n_classes * sizeof *probs);
   double *prof = calloc((size_t)n_threads * (size_t)(2 * L + 2), sizeof *prof);
   jc_net_ws **ws = calloc((size_t)n_threads, sizeof *ws);
   jc_optim *opt = optim_create(hp->optimizer, net->n_params, &err);
-  if (!x || !labels || !params || !rows || !sum || !probs || !prof || !ws || !opt) {
+  if (!x || !labels || !params || !state || !rows || !sum || !probs || !prof || !ws || !opt) {
     fprintf(stderr, "jc_bench: out of memory\n");
     return JC_ERR_NOMEM;
   }
@@ -147,12 +150,15 @@ int main(int argc, char **argv) {
     return JC_ERR_DATA;
   }
   net_init_params(net, params, hp->seed);
+  net_init_state(net, state);
 
-  /* Segments as in train.c: each kernel and bias, then each statistic. */
-  size_t *seg = malloc((size_t)(2 * L + N_STATS + 1) * sizeof *seg);
+  /* Segments as in train.c: each kernel and bias, each statistic, each slot's batch statistics. */
+  size_t *seg = malloc((size_t)(2 * L * (1 + n_micro) + N_STATS + 1) * sizeof *seg);
   if (!seg) return JC_ERR_NOMEM;
   int n_seg = net_param_segments(net, seg);
   for (int k = 0; k < N_STATS; k++, n_seg++) seg[n_seg + 1] = net->n_params + (size_t)k + 1;
+  for (int k = 0; net->n_batch_stats && k < n_micro; k++)
+    n_seg += net_stats_segments(net, stats_at + (size_t)k * net->n_batch_stats, seg + n_seg + 1);
   jc_reducer *red = dist_reducer_create(row_len, seg, n_seg, &err);
   free(seg);
   if (!red) return JC_ERR_NOMEM;
@@ -173,7 +179,8 @@ int main(int argc, char **argv) {
     for (int k = 0; k < n_micro; k++) {
       jc_net_ws *w = ws[omp_get_thread_num()];
       float *row = rows + (size_t)k * row_len;
-      jc_ctx ctx = {.training = 1, .seed = hp->seed, .step = (uint64_t)s, .first_sample = (uint64_t)k * micro};
+      jc_ctx ctx = {.training = 1, .seed = hp->seed, .step = (uint64_t)s, .first_sample = (uint64_t)k * micro,
+                    .batch_stats = row + stats_at + (size_t)k * net->n_batch_stats};
       int hits = 0;
       memset(row, 0, row_len * sizeof *row);
       double loss = net_train_micro(net, params, w, x + (size_t)k * micro * per, labels + (size_t)k * micro, micro,
@@ -190,6 +197,7 @@ int main(int argc, char **argv) {
       return rc;
     }
     double t2 = MPI_Wtime();
+    for (int k = 0; net->n_state && k < n_micro; k++) net_update_state(net, state, sum + stats_at + (size_t)k * net->n_batch_stats, micro);
     optim_step(opt, hp, params, sum, hp->learning_rate);
     double t3 = MPI_Wtime();
     if (s >= o.warmup) {
@@ -203,14 +211,26 @@ int main(int argc, char **argv) {
   for (int t = 0; prof_train && t < n_threads; t++)
     for (int j = 0; j < 2 * L; j++) prof_train[j] += prof[(size_t)t * (size_t)(2 * L + 2) + (size_t)j];
 
+  /* Inference as predict runs it: the inference net, batch norm folded (built once). */
+  jc_net *inet = NULL;
+  float *iparams = NULL;
+  jc_net_ws **iws = calloc((size_t)n_threads, sizeof *iws);
+  if (!iws || net_inference(net, params, state, &inet, &iparams, &err) != JC_OK) {
+    fprintf(stderr, "jc_bench: %s\n", err.msg);
+    return JC_ERR_NOMEM;
+  }
+  for (int t = 0; t < n_threads; t++)
+    if (!(iws[t] = net_ws_create(inet, micro, &err))) {
+      fprintf(stderr, "jc_bench: %s\n", err.msg);
+      return JC_ERR_NOMEM;
+    }
   for (long s = 0; do_infer && s < o.warmup + o.steps; s++) {
     double t0 = MPI_Wtime();
 #pragma omp parallel for schedule(static, 1)
     for (int k = 0; k < n_micro; k++) {
-      jc_net_ws *w = ws[omp_get_thread_num()];
+      jc_net_ws *w = iws[omp_get_thread_num()];
       jc_ctx ctx = {0};
-      w->prof = NULL;
-      const float *logits = net_forward(net, params, w, x + (size_t)k * micro * per, micro, ctx);
+      const float *logits = net_forward(inet, iparams, w, x + (size_t)k * micro * per, micro, ctx);
       loss_probabilities(net->head, logits, micro, net->n_logits, probs + (size_t)k * micro * net->n_classes);
     }
     if (s >= o.warmup) t_infer += MPI_Wtime() - t0;
@@ -241,8 +261,15 @@ int main(int argc, char **argv) {
     printf("]}");
   }
   printf("}\n");
-  for (int t = 0; t < n_threads; t++) net_ws_free(&ws[t]);
+  for (int t = 0; t < n_threads; t++) {
+    net_ws_free(&ws[t]);
+    net_ws_free(&iws[t]);
+  }
   free(ws);
+  free(iws);
+  free(iparams);
+  free(state);
+  net_free(&inet);
   free(prof_train);
   free(prof);
   free(x);
