@@ -21,6 +21,7 @@
 
 #include "jetcnn/layer.h"
 #include "jetcnn/onnx.h"
+#include "simd.h"
 
 typedef struct {
   float momentum, eps;
@@ -49,26 +50,101 @@ static jc_code batchnorm_init(jc_layer *l, const jc_section *sec, jc_err *err) {
   return JC_OK;
 }
 
+/* The kernels below work on one plane (one sample's hw values of a channel) at a time, in VL
+ * float lanes and then the lanes, in a fixed order: the same bits on every thread, forward and
+ * backward alike. Planes are summed in double. */
+static inline float lanes_sum(vf v) {
+  float s = 0.0f;
+  for (int j = 0; j < VL; j++) s += v[j];
+  return s;
+}
+
+/* sum of p[0..hw) and, with mu, sum of (p - mu)^2 */
+static float plane_sum(const float *p, int hw) {
+  vf acc = {0};
+  int j = 0;
+  for (; j + VL <= hw; j += VL) acc += vload(p + j);
+  float s = lanes_sum(acc);
+  for (; j < hw; j++) s += p[j];
+  return s;
+}
+
+static float plane_sqdev(const float *p, int hw, float mu) {
+  vf acc = {0};
+  const vf m = vsplat(mu);
+  int j = 0;
+  for (; j + VL <= hw; j += VL) {
+    vf d = vload(p + j) - m;
+    acc += d * d;
+  }
+  float s = lanes_sum(acc);
+  for (; j < hw; j++) s += (p[j] - mu) * (p[j] - mu);
+  return s;
+}
+
+/* q = (p - mu) s + t, max(0, .) with relu */
+static void plane_apply(const float *p, float *q, int hw, float mu, float s, float t, int relu) {
+  const vf m = vsplat(mu), sv = vsplat(s), tv = vsplat(t), zero = {0};
+  int j = 0;
+  for (; j + VL <= hw; j += VL) {
+    vf v = (vload(p + j) - m) * sv + tv;
+    if (relu) v = (vf)((vi)v & (v > zero));
+    memcpy(q + j, &v, sizeof v);
+  }
+  for (; j < hw; j++) {
+    float v = (p[j] - mu) * s + t;
+    q[j] = relu && !(v > 0.0f) ? 0.0f : v;
+  }
+}
+
+/* g = dy (masked by y > 0 with relu), xhat = (x - mu) inv: sums of g and of g xhat */
+static void plane_grad_sums(const float *dy, const float *y, const float *x, int hw, float mu, float inv, int relu,
+                            double *sg, double *sgx) {
+  const vf m = vsplat(mu), iv = vsplat(inv), zero = {0};
+  vf a = {0}, b = {0};
+  int j = 0;
+  for (; j + VL <= hw; j += VL) {
+    vf g = vload(dy + j);
+    if (relu) g = (vf)((vi)g & (vload(y + j) > zero));
+    a += g;
+    b += g * ((vload(x + j) - m) * iv);
+  }
+  float ta = lanes_sum(a), tb = lanes_sum(b);
+  for (; j < hw; j++) {
+    float g = relu && !(y[j] > 0.0f) ? 0.0f : dy[j];
+    ta += g;
+    tb += g * ((x[j] - mu) * inv);
+  }
+  *sg += ta;
+  *sgx += tb;
+}
+
+/* dx = s g + t xhat + u with g and xhat as in plane_grad_sums */
+static void plane_dx(const float *dy, const float *y, const float *x, float *dx, int hw, float mu, float inv, int relu,
+                     float s, float t, float u) {
+  const vf m = vsplat(mu), iv = vsplat(inv), sv = vsplat(s), tv = vsplat(t), uv = vsplat(u), zero = {0};
+  int j = 0;
+  for (; j + VL <= hw; j += VL) {
+    vf g = vload(dy + j);
+    if (relu) g = (vf)((vi)g & (vload(y + j) > zero));
+    vf v = sv * g + tv * ((vload(x + j) - m) * iv) + uv;
+    memcpy(dx + j, &v, sizeof v);
+  }
+  for (; j < hw; j++) {
+    float g = relu && !(y[j] > 0.0f) ? 0.0f : dy[j];
+    dx[j] = s * g + t * ((x[j] - mu) * inv) + u;
+  }
+}
+
 /* mean[c] and inv[c] = 1/sqrt(var + eps) of x (n, C, hw) over m = n*hw >= 2 values (biased
- * variance), in double, two passes, a fixed order: forward and backward get the same bits.
- * With uvar, also the unbiased variance var m/(m-1). */
+ * variance), two passes. With uvar, also the unbiased variance var m/(m-1). */
 static void batch_stats(const float *x, int n, int C, int hw, float eps, float *mean, float *inv, float *uvar) {
   const double m = (double)n * hw;
   for (int c = 0; c < C; c++) {
-    double s = 0.0;
-    for (int i = 0; i < n; i++) {
-      const float *p = x + ((size_t)i * C + c) * hw;
-      for (int j = 0; j < hw; j++) s += p[j];
-    }
+    double s = 0.0, q = 0.0;
+    for (int i = 0; i < n; i++) s += plane_sum(x + ((size_t)i * C + c) * hw, hw);
     const float mu = (float)(s / m);
-    double q = 0.0;
-    for (int i = 0; i < n; i++) {
-      const float *p = x + ((size_t)i * C + c) * hw;
-      for (int j = 0; j < hw; j++) {
-        double d = (double)p[j] - mu;
-        q += d * d;
-      }
-    }
+    for (int i = 0; i < n; i++) q += plane_sqdev(x + ((size_t)i * C + c) * hw, hw, mu);
     mean[c] = mu;
     inv[c] = (float)(1.0 / sqrt(q / m + eps));
     if (uvar) uvar[c] = (float)(q / (m - 1.0));
@@ -99,14 +175,8 @@ static void batchnorm_affine(const jc_layer *l, const float *params, const float
 /* y = a_c x + b_c (max(0, .) with relu). x, y (n, C, hw) */
 static void apply_affine(const float *x, float *y, int n, int C, int hw, const float *a, const float *b, int relu) {
   for (int i = 0; i < n; i++)
-    for (int c = 0; c < C; c++) {
-      const float *p = x + ((size_t)i * C + c) * hw;
-      float *q = y + ((size_t)i * C + c) * hw;
-      for (int j = 0; j < hw; j++) {
-        float v = a[c] * p[j] + b[c];
-        q[j] = relu && !(v > 0.0f) ? 0.0f : v;
-      }
-    }
+    for (int c = 0; c < C; c++)
+      plane_apply(x + ((size_t)i * C + c) * hw, y + ((size_t)i * C + c) * hw, hw, 0.0f, a[c], b[c], relu);
 }
 
 /* x (n, C, H, W) -> y (n, C, H, W) */
@@ -134,15 +204,9 @@ static void batchnorm_forward(const jc_layer *l, const float *params, const floa
     batch_stats(x, n, C, hw, c->eps, mean, inv, stats ? stats + C : NULL);
     if (stats) memcpy(stats, mean, (size_t)C * sizeof *stats);
     for (int i = 0; i < n; i++)
-      for (int k = 0; k < C; k++) {
-        const float *p = x + ((size_t)i * C + k) * hw;
-        float *q = y + ((size_t)i * C + k) * hw;
-        const float mu = mean[k], s = inv[k] * gamma[k], t = beta[k];
-        for (int j = 0; j < hw; j++) {
-          float v = (p[j] - mu) * s + t;
-          q[j] = l->relu_out && !(v > 0.0f) ? 0.0f : v;
-        }
-      }
+      for (int k = 0; k < C; k++)
+        plane_apply(x + ((size_t)i * C + k) * hw, y + ((size_t)i * C + k) * hw, hw, mean[k], inv[k] * gamma[k], beta[k],
+                    l->relu_out);
   }
 }
 
@@ -171,11 +235,7 @@ static void batchnorm_backward(const jc_layer *l, const float *params, const flo
     double sg = 0.0, sgx = 0.0;
     for (int i = 0; i < n; i++) {
       const size_t base = ((size_t)i * C + k) * hw;
-      for (int j = 0; j < hw; j++) {
-        float g = l->relu_out && !(y[base + j] > 0.0f) ? 0.0f : dy[base + j];
-        sg += g;
-        sgx += (double)g * ((x[base + j] - mu) * inv);
-      }
+      plane_grad_sums(dy + base, y + base, x + base, hw, mu, inv, l->relu_out, &sg, &sgx);
     }
     dbeta[k] += (float)sg;
     dgamma[k] += (float)sgx;
@@ -184,10 +244,7 @@ static void batchnorm_backward(const jc_layer *l, const float *params, const flo
     const float u = batch ? (float)(-(double)s * sg / (double)m) : 0.0f;
     for (int i = 0; i < n; i++) {
       const size_t base = ((size_t)i * C + k) * hw;
-      for (int j = 0; j < hw; j++) {
-        float g = l->relu_out && !(y[base + j] > 0.0f) ? 0.0f : dy[base + j];
-        dx[base + j] = s * g + t * ((x[base + j] - mu) * inv) + u;
-      }
+      plane_dx(dy + base, y + base, x + base, dx + base, hw, mu, inv, l->relu_out, s, t, u);
     }
   }
 }
