@@ -236,6 +236,26 @@ def main():
         run([args.jetcnn, "roc", random_h5, "--observable", "jet_mass", "--window", "2:1"], 2)
         run([args.jetcnn, "roc", random_h5, "--eps-s", "0.3,1.5"], 2)
         run([args.jetcnn, "roc", random_h5, "--csv", os.path.join(tmp, "no", "dir.csv")], 4)
+        # 6. an output that is also an input (or the other output) is refused; the input survives
+        with open(random_h5, "rb") as f:
+            original = f.read()
+        os.link(random_h5, os.path.join(tmp, "hard.h5"))
+        os.symlink(random_h5, os.path.join(tmp, "soft.csv"))
+        for opt, out, words in (("--csv", random_h5, "same file as the input"),
+                                ("--json", os.path.join(tmp, "hard.h5"), "same file as the input"),
+                                ("--csv", os.path.join(tmp, "soft.csv"), "same file as the input"),
+                                ("--json", os.path.join(tmp, "sub", "..", "random.h5"), "same file as the input")):
+            os.makedirs(os.path.join(tmp, "sub"), exist_ok=True)
+            proc = run([args.jetcnn, "roc", random_h5, opt, out], 2)
+            if words not in proc.stderr or out not in proc.stderr:
+                fail(f"roc {opt} {out}: {proc.stderr}")
+        proc = run([args.jetcnn, "roc", random_h5, "--csv", os.path.join(tmp, "o.txt"), "--json",
+                    os.path.join(tmp, ".", "o.txt")], 2)
+        if "are the same file" not in proc.stderr:
+            fail(f"--csv and --json the same file: {proc.stderr}")
+        with open(random_h5, "rb") as f:
+            if f.read() != original:
+                fail("an input was changed by a refused run")
         if "--likelihood" not in run([args.jetcnn, "roc", "--help"]).stdout:
             fail("--help does not describe --likelihood")
 

@@ -1,0 +1,79 @@
+/* roc_report.h - what `jetcnn roc` computes and writes (docs/roc.md): the exact ROC curve of
+ * every scores file and of the baselines on the jets of the first one, with bootstrap
+ * uncertainties, and the CSV and JSON files for analysis/plot_roc.py.
+ *
+ * One process: the whole report is computed where it is called (rank 0 of the CLI).
+ */
+#ifndef JETCNN_ROC_REPORT_H
+#define JETCNN_ROC_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jetcnn/error.h"
+#include "jetcnn/roc.h"
+#include "jetcnn/scores.h"
+
+#define ROC_REPORT_MAX_EPS 8
+
+/* What to compute. Pointers are borrowed for the lifetime of the report. */
+typedef struct {
+  const char *const *files;     /* scores files (n_files >= 1) */
+  int n_files;
+  const char *const *labels;    /* curve names of the first n_labels files (default: the path) */
+  int n_labels;
+  double eps[ROC_REPORT_MAX_EPS]; /* working points eps_S in (0, 1] */
+  size_t n_eps;
+  size_t max_points;            /* thin the CSV curves to at most this many points (0 = all; else >= 16) */
+  size_t n_boot;                /* bootstrap replicas (0 = none, else >= 2) */
+  uint64_t seed;                /* of the bootstrap */
+  const char *const *observables; /* baselines on the first file's jets: jet_mass, tau32, tau21, any dataset */
+  int n_observables;
+  int has_window;               /* with one observable: the window cut window[0] <= x <= window[1] */
+  double window[2];
+  int has_mass_window;          /* observable baselines only select jets inside this jet_mass window */
+  double mass_window[2];
+  int likelihood;               /* add the (jet_mass, tau32) likelihood baseline */
+  int likelihood_bins;          /* its bins per variable (>= 2) */
+} roc_report_opts;
+
+/* One curve of the report. */
+typedef struct {
+  char name[256];               /* file path or label, "tau32", "jet_mass[150:200]", ... */
+  const char *source;           /* the scores file the jets come from (borrowed from opts) */
+  const char *kind;             /* "classifier", "observable", "window", "likelihood" (static) */
+  const char *cut;              /* how a threshold selects jets, in words (static) */
+  double sign;                  /* thresholds are reported as sign * score (-1: low = top observables) */
+  int is_probability;           /* 1 for classifiers: accuracy at score >= 0.5 is meaningful */
+  size_t n;
+  float *score;                 /* (n) owned */
+  const int32_t *label;         /* (n) borrowed from the report's scores file */
+  roc_curve *curve;             /* exact curve, owned */
+  roc_curve *thin;              /* thinned copy for the CSV, owned; NULL when not thinned */
+  roc_bootstrap_result *boot;   /* owned; NULL without bootstrap */
+  double accuracy;              /* at score >= 0.5 when is_probability, else NAN */
+} roc_report_curve;
+
+typedef struct {
+  roc_report_opts opts;         /* copy of what was asked */
+  scores_file *files;           /* (n_files) open scores files */
+  int n_files;
+  roc_report_curve *curves;     /* (n_curves): one per file, then the baselines */
+  int n_curves;
+} roc_report;
+
+/* Read the files, build every curve and its uncertainties. On success *out is owned by the
+ * caller (free with roc_report_free). Errors name the file, dataset or curve (JC_ERR_DATA for
+ * bad inputs, JC_ERR_USAGE for inconsistent options). */
+jc_code roc_report_run(const roc_report_opts *opts, roc_report **out, jc_err *err);
+
+/* Free a report and set *r = NULL; NULL is fine. */
+void roc_report_free(roc_report **r);
+
+/* Every curve (thinned) as CSV: curve,threshold,eps_s,eps_b,rejection,auc (atomic write). */
+jc_code roc_report_write_csv(const roc_report *r, const char *path, jc_err *err);
+
+/* Every number of the report as JSON, format "jetcnn-roc-1" (atomic write). */
+jc_code roc_report_write_json(const roc_report *r, const char *path, jc_err *err);
+
+#endif
