@@ -102,7 +102,7 @@ static jc_code add_likelihood(roc_report *r, const scores_file *f, jc_err *err) 
   if (rc != JC_OK) return jc_prefix(err, "%s: likelihood baseline: ", f->path);
   roc_report_curve *c = add_curve(r, f, "likelihood", x);
   snprintf(c->name, sizeof c->name, "likelihood(mass,tau32)");
-  c->cut = "p_top / (p_top + p_qcd) of the (mass, tau32) bin >= threshold";
+  c->cut = "ln(p_top / p_qcd) of the jet's (mass, tau32), densities from the other half of the jets, >= threshold";
   return JC_OK;
 }
 
@@ -126,7 +126,6 @@ static jc_code check_opts(const roc_report_opts *o, jc_err *err) {
   if (o->n_boot == 1) return jc_fail(err, JC_ERR_USAGE, "the bootstrap needs 0 or at least 2 replicas");
   if (o->has_window && o->n_observables != 1) return jc_fail(err, JC_ERR_USAGE, "a window cut needs exactly one observable");
   if (o->has_mass_window && o->n_observables == 0) return jc_fail(err, JC_ERR_USAGE, "a mass window needs an observable");
-  if (o->likelihood && o->likelihood_bins < 2) return jc_fail(err, JC_ERR_USAGE, "the likelihood needs >= 2 bins");
   return JC_OK;
 }
 

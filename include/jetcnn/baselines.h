@@ -28,12 +28,15 @@ void baseline_window(float *x, size_t n, double lo, double hi);
 /* Select only jets with lo <= mass[i] <= hi: score[i] = -INFINITY (never selected) outside. */
 void baseline_mass_window(float *score, const float *mass, size_t n, double lo, double hi);
 
-/* Likelihood ratio of (mass, tau32) from 2-D histograms of n_bins x n_bins equal-population
- * cells, cross-fitted in two folds (even and odd jets): each jet is scored with the
- * histograms of the other fold, score = p_top / (p_top + p_qcd) in the jet's cell (0.5 where
- * the other fold has no jet in it). n_bins >= 2. *out (n) is a new array owned by the caller.
- * Fails (JC_ERR_DATA) when a fold holds only one class. */
-jc_code baseline_likelihood(const float *mass, const float *tau32, const int32_t *label, size_t n, int n_bins,
+/* Likelihood ratio of (mass, tau32), score = ln(p_top / p_QCD), cross-fitted in two folds:
+ * the class densities are estimated on the even jets to score the odd ones and vice versa, so
+ * no jet is scored by densities made from it. Each density is a Gaussian kernel estimate
+ * (bandwidth by Scott's rule) in the coordinates u = F(mass), v = F(tau32), F the fold's
+ * empirical distribution, binned on a grid of `grid` x `grid` cells, plus a floor of one jet
+ * spread evenly, so every score is finite and almost all are distinct (docs/roc.md).
+ * grid in [2, 4096] (100 is plenty). *out (n) is a new array owned by the caller. Fails
+ * (JC_ERR_DATA) when a fold holds only one class or a value is not finite. */
+jc_code baseline_likelihood(const float *mass, const float *tau32, const int32_t *label, size_t n, int grid,
                             float **out, jc_err *err);
 
 #endif

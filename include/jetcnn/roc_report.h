@@ -34,7 +34,7 @@ typedef struct {
   int has_mass_window;          /* observable baselines only select jets inside this jet_mass window */
   double mass_window[2];
   int likelihood;               /* add the (jet_mass, tau32) likelihood baseline */
-  int likelihood_bins;          /* its bins per variable (>= 2) */
+  int likelihood_bins;          /* its grid cells per variable (2..4096) */
 } roc_report_opts;
 
 /* One curve of the report. */

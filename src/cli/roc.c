@@ -115,8 +115,8 @@ static jc_code parse_args(int argc, char **argv, MPI_Comm comm, roc_args *a, int
       [OPT_OBS] = {"observable", 1, "NAME", "baseline on the first file's jets: jet_mass, tau32, tau21, any 1-D dataset; repeatable"},
       [OPT_WINDOW] = {"window", 1, "LO:HI", "with one --observable: the baseline is the window cut LO <= x <= HI (one working point)"},
       [OPT_MASSWIN] = {"mass-window", 1, "LO:HI", "select only jets with LO <= jet_mass <= HI in the --observable baselines"},
-      [OPT_LIKE] = {"likelihood", 0, NULL, "add the likelihood ratio of (jet_mass, tau32) from 2-D histograms (two folds)"},
-      [OPT_LIKEBINS] = {"likelihood-bins", 1, "N", "bins per variable of the likelihood, equal-population (default 20)"},
+      [OPT_LIKE] = {"likelihood", 0, NULL, "add the likelihood ratio of (jet_mass, tau32): smoothed densities, two folds"},
+      [OPT_LIKEBINS] = {"likelihood-bins", 1, "N", "grid cells per variable of the likelihood's densities (default 100)"},
       [OPT_LABEL] = {"label", 1, "NAME", "name of the curve of each file, in order (default: the file path); repeatable"},
   };
   memset(a, 0, sizeof *a);
@@ -166,9 +166,9 @@ static jc_code parse_args(int argc, char **argv, MPI_Comm comm, roc_args *a, int
     o->has_mass_window = 1;
   }
   o->likelihood = cli_flag(opts, N_OPTS, "likelihood");
-  o->likelihood_bins = 20;
+  o->likelihood_bins = 100;
   if ((v = cli_value(opts, N_OPTS, "likelihood-bins"))) {
-    JC_TRY(cli_long("likelihood-bins", v, 2, 1000, &x, err));
+    JC_TRY(cli_long("likelihood-bins", v, 2, 4096, &x, err));
     o->likelihood_bins = (int)x;
   }
   o->n_labels = opts[OPT_LABEL].count;
