@@ -21,6 +21,7 @@ void roc_report_free(roc_report **rp) {
   for (int f = 0; f < r->n_files; f++) scores_close(&r->files[f]);
   free(r->curves);
   free(r->files);
+  free(r->ensemble);
   free(r);
   *rp = NULL;
 }
@@ -49,6 +50,52 @@ static jc_code add_classifier(roc_report *r, const scores_file *f, const char *l
   c->is_probability = 1;
   snprintf(c->name, sizeof c->name, "%s", label ? label : f->path);
   return JC_OK;
+}
+
+/* The curve of the members' mean score (the ensemble), on the jets of the first file. */
+static jc_code add_ensemble(roc_report *r, jc_err *err) {
+  const size_t n = r->files[0].n;
+  const int members = r->n_files;
+  float *x = jc_malloc(n * sizeof *x, err);
+  r->ensemble = x ? jc_calloc(1, sizeof *r->ensemble, err) : NULL;
+  if (!r->ensemble) {
+    free(x);
+    return JC_ERR_NOMEM;
+  }
+  for (size_t i = 0; i < n; i++) {
+    double sum = 0.0; /* in file order: the same bits on every run */
+    for (int f = 0; f < members; f++) sum += r->files[f].score[i];
+    x[i] = (float)(sum / members);
+  }
+  r->ensemble->n_members = members;
+  r->ensemble->curve = r->n_curves;
+  roc_report_curve *c = add_curve(r, &r->files[0], "ensemble", x);
+  c->is_probability = 1;
+  snprintf(c->name, sizeof c->name, "ensemble (mean of %d)", members);
+  return JC_OK;
+}
+
+void roc_report_mean_std(const double *x, size_t n, double *mean, double *std) {
+  double sum = 0.0;
+  for (size_t i = 0; i < n; i++) sum += x[i];
+  *mean = n > 0 ? sum / (double)n : NAN;
+  *std = NAN;
+  if (n < 2 || !isfinite(*mean)) return;
+  double ss = 0.0;
+  for (size_t i = 0; i < n; i++) ss += (x[i] - *mean) * (x[i] - *mean);
+  *std = sqrt(ss / (double)(n - 1));
+}
+
+/* Mean and spread of the members' AUC and rejections. */
+static void ensemble_stats(roc_report *r) {
+  roc_report_ensemble *e = r->ensemble;
+  double x[ROC_REPORT_MAX_MEMBERS];
+  for (int f = 0; f < e->n_members; f++) x[f] = r->curves[f].curve->auc;
+  roc_report_mean_std(x, (size_t)e->n_members, &e->auc_mean, &e->auc_std);
+  for (size_t w = 0; w < r->opts.n_eps; w++) {
+    for (int f = 0; f < e->n_members; f++) x[f] = roc_rejection_at(r->curves[f].curve, r->opts.eps[w]);
+    roc_report_mean_std(x, (size_t)e->n_members, &e->rejection_mean[w], &e->rejection_std[w]);
+  }
 }
 
 /* The observable and window baselines on the jets of f. */
@@ -126,6 +173,8 @@ static jc_code check_opts(const roc_report_opts *o, jc_err *err) {
   if (o->n_boot == 1) return jc_fail(err, JC_ERR_USAGE, "the bootstrap needs 0 or at least 2 replicas");
   if (o->has_window && o->n_observables != 1) return jc_fail(err, JC_ERR_USAGE, "a window cut needs exactly one observable");
   if (o->has_mass_window && o->n_observables == 0) return jc_fail(err, JC_ERR_USAGE, "a mass window needs an observable");
+  if (o->ensemble && (o->n_files < 2 || o->n_files > ROC_REPORT_MAX_MEMBERS))
+    return jc_fail(err, JC_ERR_USAGE, "an ensemble needs 2 to %d scores files, not %d", ROC_REPORT_MAX_MEMBERS, o->n_files);
   return JC_OK;
 }
 
@@ -136,7 +185,7 @@ jc_code roc_report_run(const roc_report_opts *opts, roc_report **out, jc_err *er
   if (!r) return JC_ERR_NOMEM;
   r->opts = *opts;
   const roc_report_opts *o = &r->opts;
-  int max_curves = o->n_files + o->n_observables + 1;
+  int max_curves = o->n_files + 1 + o->n_observables + 1;
   r->files = jc_calloc((size_t)o->n_files, sizeof *r->files, err);
   r->curves = r->files ? jc_calloc((size_t)max_curves, sizeof *r->curves, err) : NULL;
   jc_code rc = r->curves ? JC_OK : JC_ERR_NOMEM;
@@ -144,8 +193,10 @@ jc_code roc_report_run(const roc_report_opts *opts, roc_report **out, jc_err *er
     rc = scores_open(o->files[f], &r->files[f], err);
     if (rc != JC_OK) break;
     r->n_files++;
-    rc = add_classifier(r, &r->files[f], f < o->n_labels ? o->labels[f] : NULL, err);
+    if (o->ensemble && f > 0) rc = scores_same_jets(&r->files[0], &r->files[f], err);
+    if (rc == JC_OK) rc = add_classifier(r, &r->files[f], f < o->n_labels ? o->labels[f] : NULL, err);
   }
+  if (rc == JC_OK && o->ensemble) rc = add_ensemble(r, err);
   if (rc == JC_OK) rc = add_observables(r, &r->files[0], err);
   if (rc == JC_OK && o->likelihood) rc = add_likelihood(r, &r->files[0], err);
   for (int k = 0; rc == JC_OK && k < r->n_curves; k++) {
@@ -157,6 +208,7 @@ jc_code roc_report_run(const roc_report_opts *opts, roc_report **out, jc_err *er
     roc_report_free(&r);
     return rc;
   }
+  if (r->ensemble) ensemble_stats(r);
   *out = r;
   return JC_OK;
 }
@@ -206,6 +258,31 @@ jc_code roc_report_write_csv(const roc_report *r, const char *path, jc_err *err)
   return atomic_file_commit(&af, err);
 }
 
+/* The "ensemble" object: members, mean and spread of their metrics, the averaged curve. */
+static void write_ensemble(FILE *f, const roc_report *r) {
+  const roc_report_ensemble *e = r->ensemble;
+  fputs(",\n  \"ensemble\": {\"members\": [", f);
+  for (int k = 0; k < e->n_members; k++) {
+    if (k) fputs(", ", f);
+    put_str(f, r->curves[k].name, 1);
+  }
+  fprintf(f, "], \"n_members\": %d, \"curve\": ", e->n_members);
+  put_str(f, r->curves[e->curve].name, 1);
+  fputs(",\n    \"auc_mean\": ", f);
+  put_num(f, e->auc_mean, 1, "%.17g");
+  fputs(", \"auc_std\": ", f);
+  put_num(f, e->auc_std, 1, "%.6g");
+  fputs(",\n    \"working_points\": [", f);
+  for (size_t w = 0; w < r->opts.n_eps; w++) {
+    fprintf(f, "%s\n      {\"eps_s\": %.10g, \"rejection_mean\": ", w ? "," : "", r->opts.eps[w]);
+    put_num(f, e->rejection_mean[w], 1, "%.17g");
+    fputs(", \"rejection_std\": ", f);
+    put_num(f, e->rejection_std[w], 1, "%.6g");
+    fputc('}', f);
+  }
+  fputs("]}", f);
+}
+
 jc_code roc_report_write_json(const roc_report *r, const char *path, jc_err *err) {
   atomic_file af;
   JC_TRY(atomic_file_open(&af, path, err));
@@ -241,6 +318,8 @@ jc_code roc_report_write_json(const roc_report *r, const char *path, jc_err *err
     }
     fputs("]}", f);
   }
-  fputs("\n  ]\n}\n", f);
+  fputs("\n  ]", f);
+  if (r->ensemble) write_ensemble(f, r);
+  fputs("\n}\n", f);
   return atomic_file_commit(&af, err);
 }

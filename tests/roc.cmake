@@ -26,3 +26,8 @@ endforeach()
 # The physics baselines (src/baselines.c): cuts, and the likelihood against a known density.
 jetcnn_unit_test(test_baselines)
 jetcnn_test(roc_baselines 120 $<TARGET_FILE:test_baselines>)
+
+# jetcnn roc --ensemble: mean and spread over trainings, the mean-score curve, same-jets refusals,
+# on h5py-written files and on two trainings scored by jetcnn predict; the ensemble plot.
+jetcnn_test(roc_ensemble 240 ${JETCNN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/roc_ensemble.py
+            --jetcnn ${JETCNN_BIN} --analysis ${CMAKE_SOURCE_DIR}/analysis)

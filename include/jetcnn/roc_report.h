@@ -15,6 +15,7 @@
 #include "jetcnn/scores.h"
 
 #define ROC_REPORT_MAX_EPS 8
+#define ROC_REPORT_MAX_MEMBERS 64
 
 /* What to compute. Pointers are borrowed for the lifetime of the report. */
 typedef struct {
@@ -35,16 +36,18 @@ typedef struct {
   double mass_window[2];
   int likelihood;               /* add the (jet_mass, tau32) likelihood baseline */
   int likelihood_bins;          /* its grid cells per variable (2..4096) */
+  int ensemble;                 /* the files score the same jets (several trainings): check that,
+                                 * add the curve of the mean score and the spread over the files */
 } roc_report_opts;
 
 /* One curve of the report. */
 typedef struct {
   char name[256];               /* file path or label, "tau32", "jet_mass[150:200]", ... */
   const char *source;           /* the scores file the jets come from (borrowed from opts) */
-  const char *kind;             /* "classifier", "observable", "window", "likelihood" (static) */
+  const char *kind;             /* "classifier", "ensemble", "observable", "window", "likelihood" (static) */
   const char *cut;              /* how a threshold selects jets, in words (static) */
   double sign;                  /* thresholds are reported as sign * score (-1: low = top observables) */
-  int is_probability;           /* 1 for classifiers: accuracy at score >= 0.5 is meaningful */
+  int is_probability;           /* 1 for classifiers and ensembles: accuracy at score >= 0.5 is meaningful */
   size_t n;
   float *score;                 /* (n) owned */
   const int32_t *label;         /* (n) borrowed from the report's scores file */
@@ -54,17 +57,32 @@ typedef struct {
   double accuracy;              /* at score >= 0.5 when is_probability, else NAN */
 } roc_report_curve;
 
+/* Several trainings scoring the same jets: the spread of their metrics (opts.ensemble). */
+typedef struct {
+  int n_members;                /* the trainings: curves[0 .. n_members) */
+  int curve;                    /* index of the curve of their mean score (kind "ensemble") */
+  double auc_mean, auc_std;     /* mean and sample standard deviation (n - 1) of the members' AUC */
+  double rejection_mean[ROC_REPORT_MAX_EPS]; /* of 1/eps_B at each working point; +INFINITY when a */
+  double rejection_std[ROC_REPORT_MAX_EPS];  /* member has no QCD jet left there (std then NAN) */
+} roc_report_ensemble;
+
 typedef struct {
   roc_report_opts opts;         /* copy of what was asked */
   scores_file *files;           /* (n_files) open scores files */
   int n_files;
-  roc_report_curve *curves;     /* (n_curves): one per file, then the baselines */
+  roc_report_curve *curves;     /* (n_curves): one per file, the ensemble, then the baselines */
   int n_curves;
+  roc_report_ensemble *ensemble; /* owned; NULL unless opts.ensemble */
 } roc_report;
+
+/* Mean and sample standard deviation (n - 1; NAN for n < 2) of x[0..n); a non-finite value
+ * makes the mean that value (+INFINITY for an infinite rejection) and the std NAN. */
+void roc_report_mean_std(const double *x, size_t n, double *mean, double *std);
 
 /* Read the files, build every curve and its uncertainties. On success *out is owned by the
  * caller (free with roc_report_free). Errors name the file, dataset or curve (JC_ERR_DATA for
- * bad inputs, JC_ERR_USAGE for inconsistent options). */
+ * bad inputs, e.g. ensemble files that do not hold the same jets, naming the file and the first
+ * differing jet; JC_ERR_USAGE for inconsistent options). */
 jc_code roc_report_run(const roc_report_opts *opts, roc_report **out, jc_err *err);
 
 /* Free a report and set *r = NULL; NULL is fine. */

@@ -21,12 +21,13 @@ static const char DESCRIPTION[] =
     "(--observable, --window) and the mass x tau32 likelihood (--likelihood). Observables are\n"
     "1-D datasets cut from the top-like end: jet_mass and any other dataset as stored (high =\n"
     "top); tau32 = tau3/tau2 and tau21 = tau2/tau1 (low = top; 1 when the denominator is 0).\n"
-    "Prints a table; "
-    "--csv and --json write the curves and numbers\n"
-    "for analysis/plot_roc.py. See docs/roc.md.";
+    "With --ensemble the files are several trainings scoring the same jets (checked: labels and\n"
+    "pass-through datasets): the mean and sample std of AUC and 1/eps_B over them, and the curve\n"
+    "of their mean score. Prints a table; --csv and --json write the curves and numbers for\n"
+    "analysis/plot_roc.py. See docs/roc.md.";
 
 enum { OPT_CSV, OPT_JSON, OPT_EPS, OPT_MAXPTS, OPT_BOOT, OPT_SEED, OPT_OBS, OPT_WINDOW, OPT_MASSWIN,
-       OPT_LIKE, OPT_LIKEBINS, OPT_LABEL, N_OPTS };
+       OPT_LIKE, OPT_LIKEBINS, OPT_LABEL, OPT_ENSEMBLE, N_OPTS };
 
 typedef struct {
   const char *files[CLI_MAX_VALUES];
@@ -98,8 +99,21 @@ static void print_table(MPI_Comm comm, const roc_report *r) {
     if (e->is_probability) cli_printf(comm, " %.4f\n", e->accuracy);
     else cli_printf(comm, " %s\n", "-");
   }
-  cli_printf(comm, "(+- : std. dev. over bootstrap replicas%s; inf: no QCD jet passes)\n",
-             r->curves[0].boot ? "" : " unavailable, binomial shown");
+  if (r->ensemble) {
+    const roc_report_ensemble *e = r->ensemble;
+    char cell[64], name[64];
+    snprintf(name, sizeof name, "mean +- std of %d trainings", e->n_members);
+    format_value(cell, sizeof cell, e->auc_mean, e->auc_std, "%.4f");
+    cli_printf(comm, "%-28s %9s %9s  %-18s", name, "", "", cell);
+    for (size_t w = 0; w < n_eps; w++) {
+      format_value(cell, sizeof cell, e->rejection_mean[w], e->rejection_std[w], "%.4g");
+      cli_printf(comm, " %-20s", cell);
+    }
+    cli_printf(comm, " %s\n", "-");
+  }
+  cli_printf(comm, "(+- : std. dev. over bootstrap replicas%s%s; inf: no QCD jet passes)\n",
+             r->curves[0].boot ? "" : " unavailable, binomial shown",
+             r->ensemble ? "; in the mean row: sample std. dev. over the trainings" : "");
 }
 
 /* ---- the command ------------------------------------------------------------------------- */
@@ -118,6 +132,7 @@ static jc_code parse_args(int argc, char **argv, MPI_Comm comm, roc_args *a, int
       [OPT_LIKE] = {"likelihood", 0, NULL, "add the likelihood ratio of (jet_mass, tau32): smoothed densities, two folds"},
       [OPT_LIKEBINS] = {"likelihood-bins", 1, "N", "grid cells per variable of the likelihood's densities (default 100)"},
       [OPT_LABEL] = {"label", 1, "NAME", "name of the curve of each file, in order (default: the file path); repeatable"},
+      [OPT_ENSEMBLE] = {"ensemble", 0, NULL, "the files are trainings scoring the same jets: mean and spread, mean-score curve"},
   };
   memset(a, 0, sizeof *a);
   roc_report_opts *o = &a->report;
@@ -176,6 +191,8 @@ static jc_code parse_args(int argc, char **argv, MPI_Comm comm, roc_args *a, int
     return jc_fail(err, JC_ERR_USAGE, "--label given %d times for %d file(s)", o->n_labels, o->n_files);
   for (int i = 0; i < o->n_labels; i++) a->labels[i] = opts[OPT_LABEL].values[i];
   o->labels = a->labels;
+  o->ensemble = cli_flag(opts, N_OPTS, "ensemble");
+  if (o->ensemble && o->n_files < 2) return jc_fail(err, JC_ERR_USAGE, "--ensemble needs at least 2 scores files");
   return JC_OK;
 }
 
