@@ -20,7 +20,6 @@ examples:
 """
 import argparse
 import csv
-import json
 import os
 import sys
 
@@ -63,14 +62,7 @@ def curves_from_h5(h5py, path, label, baselines):
 
 def read_ensemble(path):
     """The "ensemble" object of a `jetcnn roc --json` file, or None when it has none."""
-    try:
-        with open(path) as f:
-            metrics = json.load(f)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not JSON ({exc})")
-    if not isinstance(metrics, dict) or metrics.get("format") != "jetcnn-roc-1":
-        raise ValueError(f"{path}: not a 'jetcnn roc --json' file (format jetcnn-roc-1)")
-    return metrics.get("ensemble")
+    return jp.read_roc_json(path).get("ensemble")
 
 
 def fmt_pm(mean, std, digits):

@@ -13,6 +13,14 @@ void roc_report_free(roc_report **rp) {
   if (!rp || !*rp) return;
   roc_report *r = *rp;
   for (int k = 0; k < r->n_curves; k++) {
+    for (size_t w = 0; r->curves[k].cuts && w < r->opts.n_eps; w++) {
+      roc_report_cut *cut = &r->curves[k].cuts[w];
+      free(cut->qcd_pass);
+      free(cut->qcd_fail);
+      free(cut->pt_bins);
+      free(cut->mass_bins);
+    }
+    free(r->curves[k].cuts);
     free(r->curves[k].score);
     roc_curve_free(&r->curves[k].curve);
     roc_curve_free(&r->curves[k].thin);
@@ -31,6 +39,7 @@ static roc_report_curve *add_curve(roc_report *r, const scores_file *f, const ch
   roc_report_curve *c = &r->curves[r->n_curves++];
   memset(c, 0, sizeof *c);
   c->source = f->path;
+  c->file = f;
   c->kind = kind;
   c->cut = "score >= threshold";
   c->sign = 1.0;
@@ -163,6 +172,47 @@ static jc_code evaluate(const roc_report_opts *o, roc_report_curve *c, jc_err *e
   return JC_OK;
 }
 
+/* The cut of each working point of classifier or ensemble curve c: sculpting and binned
+ * efficiencies, from the jet_mass and jet_pt of the jets of c's file. */
+static jc_code add_cuts(const roc_report_opts *o, roc_report_curve *c, jc_err *err) {
+  float *mass = scores_read_column(c->file, "jet_mass", err);
+  float *pt = mass ? scores_read_column(c->file, "jet_pt", err) : NULL;
+  c->cuts = pt ? jc_calloc(o->n_eps, sizeof *c->cuts, err) : NULL;
+  jc_code rc = c->cuts ? JC_OK : err->code;
+  for (size_t w = 0; rc == JC_OK && w < o->n_eps; w++) {
+    roc_report_cut *cut = &c->cuts[w];
+    size_t p = roc_point_at(c->curve, o->eps[w]);
+    cut->threshold = c->curve->threshold[p];
+    cut->eps_s = c->curve->eps_s[p];
+    cut->eps_b = c->curve->eps_b[p];
+    cut->qcd_pass = jc_malloc((o->n_jsd_edges + 1) * sizeof *cut->qcd_pass, err);
+    cut->qcd_fail = cut->qcd_pass ? jc_malloc((o->n_jsd_edges + 1) * sizeof *cut->qcd_fail, err) : NULL;
+    cut->pt_bins = cut->qcd_fail ? jc_malloc((o->n_pt_edges - 1) * sizeof *cut->pt_bins, err) : NULL;
+    cut->mass_bins = cut->pt_bins ? jc_malloc((o->n_mass_edges - 1) * sizeof *cut->mass_bins, err) : NULL;
+    if (!cut->mass_bins) {
+      rc = JC_ERR_NOMEM;
+      break;
+    }
+    sculpt_mass_hist(c->score, c->label, mass, c->n, cut->threshold, o->jsd_edges, o->n_jsd_edges, cut->qcd_pass,
+                     cut->qcd_fail);
+    cut->jsd = sculpt_jsd(cut->qcd_pass, cut->qcd_fail, o->n_jsd_edges + 1);
+    sculpt_binned(c->score, c->label, pt, c->n, cut->threshold, o->pt_edges, o->n_pt_edges, cut->pt_bins);
+    sculpt_binned(c->score, c->label, mass, c->n, cut->threshold, o->mass_edges, o->n_mass_edges, cut->mass_bins);
+  }
+  free(mass);
+  free(pt);
+  return rc == JC_OK ? JC_OK : jc_prefix(err, "sculpting: ");
+}
+
+/* Edges: at least 2, strictly increasing, finite. */
+static jc_code check_edges(const char *what, const double *edges, size_t n, jc_err *err) {
+  if (!edges || n < 2) return jc_fail(err, JC_ERR_USAGE, "%s: at least 2 bin edges needed", what);
+  for (size_t k = 0; k < n; k++)
+    if (!isfinite(edges[k]) || (k > 0 && !(edges[k] > edges[k - 1])))
+      return jc_fail(err, JC_ERR_USAGE, "%s: bin edges must be finite and increasing (edge %zu is %g)", what, k, edges[k]);
+  return JC_OK;
+}
+
 static jc_code check_opts(const roc_report_opts *o, jc_err *err) {
   if (o->n_files < 1) return jc_fail(err, JC_ERR_USAGE, "no scores file");
   if (o->n_eps > ROC_REPORT_MAX_EPS) return jc_fail(err, JC_ERR_USAGE, "at most %d working points", ROC_REPORT_MAX_EPS);
@@ -173,6 +223,11 @@ static jc_code check_opts(const roc_report_opts *o, jc_err *err) {
   if (o->n_boot == 1) return jc_fail(err, JC_ERR_USAGE, "the bootstrap needs 0 or at least 2 replicas");
   if (o->has_window && o->n_observables != 1) return jc_fail(err, JC_ERR_USAGE, "a window cut needs exactly one observable");
   if (o->has_mass_window && o->n_observables == 0) return jc_fail(err, JC_ERR_USAGE, "a mass window needs an observable");
+  if (o->sculpt) {
+    JC_TRY(check_edges("sculpting histogram", o->jsd_edges, o->n_jsd_edges, err));
+    JC_TRY(check_edges("jet-mass bins", o->mass_edges, o->n_mass_edges, err));
+    JC_TRY(check_edges("jet-pT bins", o->pt_edges, o->n_pt_edges, err));
+  }
   if (o->ensemble && (o->n_files < 2 || o->n_files > ROC_REPORT_MAX_MEMBERS))
     return jc_fail(err, JC_ERR_USAGE, "an ensemble needs 2 to %d scores files, not %d", ROC_REPORT_MAX_MEMBERS, o->n_files);
   return JC_OK;
@@ -202,6 +257,7 @@ jc_code roc_report_run(const roc_report_opts *opts, roc_report **out, jc_err *er
   for (int k = 0; rc == JC_OK && k < r->n_curves; k++) {
     roc_report_curve *c = &r->curves[k];
     rc = evaluate(o, c, err);
+    if (rc == JC_OK && o->sculpt && c->is_probability) rc = add_cuts(o, c, err);
     if (rc != JC_OK) jc_prefix(err, "%s: curve %s: ", c->source, c->name);
   }
   if (rc != JC_OK) {
@@ -253,6 +309,88 @@ jc_code roc_report_write_csv(const roc_report *r, const char *path, jc_err *err)
       fprintf(f, ",%.17g,%.17g,", c->eps_s[p], c->eps_b[p]);
       put_num(f, c->eps_b[p] > 0 ? 1.0 / c->eps_b[p] : INFINITY, 0, "%.17g");
       fprintf(f, ",%.17g\n", c->auc);
+    }
+  }
+  return atomic_file_commit(&af, err);
+}
+
+/* One bin of binned efficiencies as a JSON object, or the CSV columns from n_signal on. */
+static void put_bin(FILE *f, const sculpt_bin *b, int json) {
+  const char *sep = json ? ", " : ",";
+  const double v[] = {b->eps_s, b->eps_s_err, b->eps_b, b->eps_b_err, b->eps_b_upper68, b->rejection, b->rejection_err,
+                      b->rejection_lower68};
+  static const char *const names[] = {"eps_s", "eps_s_err", "eps_b", "eps_b_err", "eps_b_upper68", "rejection",
+                                      "rejection_err", "rejection_lower68"};
+  if (json) fprintf(f, "{\"lo\": %.10g, \"hi\": %.10g, \"n_signal\": %llu, \"n_signal_pass\": %llu, \"n_background\": %llu, "
+                    "\"n_background_pass\": %llu", b->lo, b->hi, (unsigned long long)b->n_signal,
+                    (unsigned long long)b->n_signal_pass, (unsigned long long)b->n_background,
+                    (unsigned long long)b->n_background_pass);
+  else fprintf(f, "%llu,%llu,%llu,%llu", (unsigned long long)b->n_signal, (unsigned long long)b->n_signal_pass,
+               (unsigned long long)b->n_background, (unsigned long long)b->n_background_pass);
+  for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
+    fputs(sep, f);
+    if (json) fprintf(f, "\"%s\": ", names[k]);
+    put_num(f, v[k], json, "%.17g");
+  }
+  if (json) fputc('}', f);
+}
+
+static void put_bins(FILE *f, const sculpt_bin *bins, size_t n) {
+  fputc('[', f);
+  for (size_t k = 0; k < n; k++) {
+    fputs(k ? ",\n          " : "\n          ", f);
+    put_bin(f, &bins[k], 1);
+  }
+  fputc(']', f);
+}
+
+static void put_counts(FILE *f, const uint64_t *x, size_t n) {
+  fputc('[', f);
+  for (size_t k = 0; k < n; k++) fprintf(f, "%s%llu", k ? ", " : "", (unsigned long long)x[k]);
+  fputc(']', f);
+}
+
+/* The cut of a working point (opts.sculpt): its efficiencies, sculpting, binned efficiencies. */
+static void write_cut(FILE *f, const roc_report_opts *o, const roc_report_cut *cut) {
+  fprintf(f, ",\n        \"cut\": {\"eps_s\": %.17g, \"eps_b\": %.17g},", cut->eps_s, cut->eps_b);
+  fputs("\n        \"sculpting\": {\"mass_edges\": [", f);
+  for (size_t k = 0; k < o->n_jsd_edges; k++) fprintf(f, "%s%.10g", k ? ", " : "", o->jsd_edges[k]);
+  fputs("],\n          \"qcd_pass\": ", f);
+  put_counts(f, cut->qcd_pass, o->n_jsd_edges + 1);
+  fputs(",\n          \"qcd_fail\": ", f);
+  put_counts(f, cut->qcd_fail, o->n_jsd_edges + 1);
+  fputs(",\n          \"jsd\": ", f);
+  put_num(f, cut->jsd, 1, "%.17g");
+  fputs(", \"inverse_jsd\": ", f);
+  put_num(f, cut->jsd > 0 ? 1.0 / cut->jsd : cut->jsd == 0 ? INFINITY : NAN, 1, "%.17g");
+  fputs("},\n        \"binned\": {\"jet_pt\": ", f);
+  put_bins(f, cut->pt_bins, o->n_pt_edges - 1);
+  fputs(",\n          \"jet_mass\": ", f);
+  put_bins(f, cut->mass_bins, o->n_mass_edges - 1);
+  fputc('}', f);
+}
+
+jc_code roc_report_write_binned_csv(const roc_report *r, const char *path, jc_err *err) {
+  if (!r->opts.sculpt) return jc_fail(err, JC_ERR_USAGE, "%s: binned efficiencies need the sculpting option", path);
+  atomic_file af;
+  JC_TRY(atomic_file_open(&af, path, err));
+  FILE *f = af.f;
+  fputs("curve,eps_s_wp,threshold,variable,lo,hi,n_signal,n_signal_pass,n_background,n_background_pass,eps_s,"
+        "eps_s_err,eps_b,eps_b_err,eps_b_upper68,rejection,rejection_err,rejection_lower68\n", f);
+  for (int k = 0; k < r->n_curves; k++) {
+    const roc_report_curve *c = &r->curves[k];
+    for (size_t w = 0; c->cuts && w < r->opts.n_eps; w++) {
+      for (int var = 0; var < 2; var++) {
+        const sculpt_bin *bins = var == 0 ? c->cuts[w].pt_bins : c->cuts[w].mass_bins;
+        size_t n_bins = (var == 0 ? r->opts.n_pt_edges : r->opts.n_mass_edges) - 1;
+        for (size_t b = 0; b < n_bins; b++) {
+          put_str(f, c->name, 0);
+          fprintf(f, ",%.10g,%.9g,%s,%.10g,%.10g,", r->opts.eps[w], c->cuts[w].threshold, var == 0 ? "jet_pt" : "jet_mass",
+                  bins[b].lo, bins[b].hi);
+          put_bin(f, &bins[b], 0);
+          fputc('\n', f);
+        }
+      }
     }
   }
   return atomic_file_commit(&af, err);
@@ -314,6 +452,7 @@ jc_code roc_report_write_json(const roc_report *r, const char *path, jc_err *err
       put_num(f, roc_rejection_binomial_err(eb, c->n_background), 1, "%.6g");
       fputs(", \"threshold\": ", f);
       put_num(f, e->sign * roc_threshold_at(c, eps[w]), 1, "%.9g");
+      if (e->cuts) write_cut(f, &r->opts, &e->cuts[w]);
       fputc('}', f);
     }
     fputs("]}", f);

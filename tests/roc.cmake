@@ -31,3 +31,11 @@ jetcnn_test(roc_baselines 120 $<TARGET_FILE:test_baselines>)
 # on h5py-written files and on two trainings scored by jetcnn predict; the ensemble plot.
 jetcnn_test(roc_ensemble 240 ${JETCNN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/roc_ensemble.py
             --jetcnn ${JETCNN_BIN} --analysis ${CMAKE_SOURCE_DIR}/analysis)
+
+# Background sculpting and binned efficiencies (src/sculpt.c) on hand-made cases.
+jetcnn_unit_test(test_sculpt)
+jetcnn_test(roc_sculpt_unit 60 $<TARGET_FILE:test_sculpt>)
+
+# jetcnn roc --sculpting: 1/JSD of the QCD mass and binned efficiencies against numpy; the plots.
+jetcnn_test(roc_sculpting 180 ${JETCNN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/roc_sculpting.py
+            --jetcnn ${JETCNN_BIN} --analysis ${CMAKE_SOURCE_DIR}/analysis)

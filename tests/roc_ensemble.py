@@ -14,13 +14,15 @@ scikit-learn, its refusals, and the same on scores files written by `jetcnn pred
 4. analysis/plot_roc.py draws the ensemble from the CSV and the JSON.
 Exits 1 with a message on the first failure.
 """
-import argparse
 import csv
 import json
 import os
-import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import roc_common  # noqa: E402
+from roc_common import fail, reference_eps_b, run  # noqa: E402
 
 try:
     import h5py
@@ -29,44 +31,23 @@ try:
 except ImportError as exc:  # a missing module is a failure, never a skip
     sys.exit(f"roc_ensemble: FAIL: cannot import {exc.name} (Debian: python3-h5py python3-sklearn)")
 
-TOL = 1e-9
 
-
-def fail(msg):
-    sys.exit(f"roc_ensemble: FAIL: {msg}")
-
-
-def run(cmd, expect_rc=0):
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != expect_rc:
-        fail(f"{' '.join(map(str, cmd))} exited {proc.returncode}, expected {expect_rc}\n{proc.stdout}{proc.stderr}")
-    return proc
-
-
-def close(a, b, what, tol=TOL):
-    if a is None or b is None or not np.isfinite(b):
-        if not (a is None and (b is None or not np.isfinite(b))):
-            fail(f"{what}: {a} vs reference {b}")
-    elif abs(a - b) > tol * max(1.0, abs(b)):
-        fail(f"{what}: {a!r} vs reference {b!r}")
+def close(a, b, what, tol=1e-9):
+    roc_common.close(a, b, what, tol)
 
 
 def rejection(label, score, eps_s):
     """1/eps_B at eps_S (linear interpolation on the exact curve, docs/roc.md), from sklearn."""
     fpr, tpr, _ = roc_curve(label, score, drop_intermediate=False)
-    i = int(np.searchsorted(tpr, eps_s, side="left"))
-    eb = fpr[i] if i == 0 or tpr[i] <= eps_s else fpr[i - 1] + (eps_s - tpr[i - 1]) / (tpr[i] - tpr[i - 1]) * (fpr[i] - fpr[i - 1])
+    eb = reference_eps_b(tpr, fpr, eps_s)
     return 1 / eb if eb > 0 else np.inf
 
 
 def write_scores(path, score, jets, **changes):
-    with h5py.File(path, "w") as f:
-        f.attrs["format"] = np.bytes_("jetcnn-scores-1")
-        f["score"] = np.asarray(score, np.float32)
-        for name, values in jets.items():
-            if name in changes.get("drop", ()):
-                continue
-            f[name] = changes.get(name, values)
+    """The jets (label and pass-through datasets) with one training's scores; changes replace
+    datasets, drop=(names,) leaves some out."""
+    data = {k: changes.get(k, v) for k, v in jets.items() if k not in changes.get("drop", ())}
+    roc_common.write_scores(path, score, data.pop("label"), **data)
 
 
 def read_csv(path):
@@ -80,10 +61,7 @@ def read_csv(path):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--jetcnn", required=True)
-    ap.add_argument("--analysis", required=True, help="the analysis/ directory")
-    args = ap.parse_args()
+    args = roc_common.parse_args(__doc__)
     rng = np.random.default_rng(15)
     with tempfile.TemporaryDirectory() as tmp:
         p = lambda name: os.path.join(tmp, name)  # noqa: E731

@@ -14,6 +14,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from roc_common import close, fail, reference_eps_b, run, write_scores  # noqa: E402
+
 try:
     import h5py
     import numpy as np
@@ -22,27 +25,6 @@ except ImportError as exc:  # a missing module is a failure, never a skip
     sys.exit(f"roc_sklearn: FAIL: cannot import {exc.name} (Debian: python3-h5py python3-sklearn)")
 
 TOL = 1e-6
-
-
-def fail(msg):
-    sys.exit(f"roc_sklearn: FAIL: {msg}")
-
-
-def write_scores(path, score, label, fmt=b"jetcnn-scores-1", **extra):
-    with h5py.File(path, "w") as f:
-        if fmt is not None:
-            f.attrs["format"] = np.bytes_(fmt) if isinstance(fmt, bytes) else fmt
-        f["score"] = np.asarray(score, dtype=np.float32)
-        f["label"] = np.asarray(label, dtype=np.int32)
-        for name, values in extra.items():
-            f[name] = np.asarray(values, dtype=np.float32)
-
-
-def run(cmd, expect_rc=0):
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != expect_rc:
-        fail(f"{' '.join(cmd)} exited {proc.returncode}, expected {expect_rc}\n{proc.stdout}{proc.stderr}")
-    return proc
 
 
 def read_csv(path):
@@ -55,23 +37,6 @@ def read_csv(path):
         for row in reader:
             curves.setdefault(row[0], []).append([float(x) for x in row[1:]])
     return {k: np.array(v) for k, v in curves.items()}
-
-
-def reference_eps_b(tpr, fpr, eps_s):
-    """eps_B at eps_S: linear interpolation between the last point below and the first at/above."""
-    i = int(np.searchsorted(tpr, eps_s, side="left"))
-    if i == 0 or tpr[i] <= eps_s:
-        return fpr[i]
-    t = (eps_s - tpr[i - 1]) / (tpr[i] - tpr[i - 1])
-    return fpr[i - 1] + t * (fpr[i] - fpr[i - 1])
-
-
-def close(a, b, what):
-    if np.isinf(a) or np.isinf(b):
-        if a != b:
-            fail(f"{what}: {a} vs reference {b}")
-    elif abs(a - b) > TOL * max(1.0, abs(b)):
-        fail(f"{what}: {a!r} vs reference {b!r}")
 
 
 def check_curve(name, entry, rows, score, label, eps_list, probability=True):

@@ -13,6 +13,7 @@
 #include "jetcnn/error.h"
 #include "jetcnn/roc.h"
 #include "jetcnn/scores.h"
+#include "jetcnn/sculpt.h"
 
 #define ROC_REPORT_MAX_EPS 8
 #define ROC_REPORT_MAX_MEMBERS 64
@@ -38,12 +39,31 @@ typedef struct {
   int likelihood_bins;          /* its grid cells per variable (2..4096) */
   int ensemble;                 /* the files score the same jets (several trainings): check that,
                                  * add the curve of the mean score and the spread over the files */
+  int sculpt;                   /* classifier and ensemble curves: sculpting and binned efficiencies
+                                 * at each working point (needs /jet_mass and /jet_pt) */
+  const double *jsd_edges;      /* jet-mass edges of the sculpting histograms (>= 2) */
+  size_t n_jsd_edges;
+  const double *mass_edges;     /* jet-mass bins of the binned efficiencies (>= 2 edges) */
+  size_t n_mass_edges;
+  const double *pt_edges;       /* jet-pT bins of the binned efficiencies (>= 2 edges) */
+  size_t n_pt_edges;
 } roc_report_opts;
+
+/* One working point of a classifier curve with opts.sculpt: the cut and what it does. */
+typedef struct {
+  double threshold;             /* the cut score >= threshold (roc_threshold_at) */
+  double eps_s, eps_b;          /* of that cut on the whole sample (>= the working point's eps_S) */
+  uint64_t *qcd_pass, *qcd_fail; /* (n_jsd_edges + 1) QCD jet-mass histograms (sculpt_mass_hist) */
+  double jsd;                   /* sculpt_jsd(qcd_pass, qcd_fail): base-2, in [0, 1] */
+  sculpt_bin *pt_bins;          /* (n_pt_edges - 1) efficiencies in bins of jet pT */
+  sculpt_bin *mass_bins;        /* (n_mass_edges - 1) efficiencies in bins of jet mass */
+} roc_report_cut;
 
 /* One curve of the report. */
 typedef struct {
   char name[256];               /* file path or label, "tau32", "jet_mass[150:200]", ... */
   const char *source;           /* the scores file the jets come from (borrowed from opts) */
+  const scores_file *file;      /* that file, borrowed from the report */
   const char *kind;             /* "classifier", "ensemble", "observable", "window", "likelihood" (static) */
   const char *cut;              /* how a threshold selects jets, in words (static) */
   double sign;                  /* thresholds are reported as sign * score (-1: low = top observables) */
@@ -55,6 +75,7 @@ typedef struct {
   roc_curve *thin;              /* thinned copy for the CSV, owned; NULL when not thinned */
   roc_bootstrap_result *boot;   /* owned; NULL without bootstrap */
   double accuracy;              /* at score >= 0.5 when is_probability, else NAN */
+  roc_report_cut *cuts;         /* (opts.n_eps) owned, with opts.sculpt for classifiers and ensembles; else NULL */
 } roc_report_curve;
 
 /* Several trainings scoring the same jets: the spread of their metrics (opts.ensemble). */
@@ -93,5 +114,11 @@ jc_code roc_report_write_csv(const roc_report *r, const char *path, jc_err *err)
 
 /* Every number of the report as JSON, format "jetcnn-roc-1" (atomic write). */
 jc_code roc_report_write_json(const roc_report *r, const char *path, jc_err *err);
+
+/* The binned efficiencies of every curve with cuts as CSV (atomic write), one row per curve,
+ * working point, variable and bin: curve,eps_s_wp,threshold,variable,lo,hi,n_signal,
+ * n_signal_pass,n_background,n_background_pass,eps_s,eps_s_err,eps_b,eps_b_err,eps_b_upper68,
+ * rejection,rejection_err,rejection_lower68. Fails (JC_ERR_USAGE) without opts.sculpt. */
+jc_code roc_report_write_binned_csv(const roc_report *r, const char *path, jc_err *err);
 
 #endif

@@ -27,13 +27,17 @@ static const char DESCRIPTION[] =
     "analysis/plot_roc.py. See docs/roc.md.";
 
 enum { OPT_CSV, OPT_JSON, OPT_EPS, OPT_MAXPTS, OPT_BOOT, OPT_SEED, OPT_OBS, OPT_WINDOW, OPT_MASSWIN,
-       OPT_LIKE, OPT_LIKEBINS, OPT_LABEL, OPT_ENSEMBLE, N_OPTS };
+       OPT_LIKE, OPT_LIKEBINS, OPT_LABEL, OPT_ENSEMBLE, OPT_SCULPT, OPT_JSDBINS, OPT_MASSBINS, OPT_PTBINS, OPT_BINNED,
+       N_OPTS };
+
+#define MAX_EDGES 1001
 
 typedef struct {
   const char *files[CLI_MAX_VALUES];
   const char *labels[CLI_MAX_VALUES];
   const char *observables[CLI_MAX_VALUES];
-  const char *csv, *json;
+  const char *csv, *json, *binned_csv;
+  double jsd_edges[MAX_EDGES], mass_edges[MAX_EDGES], pt_edges[MAX_EDGES];
   roc_report_opts report;
 } roc_args;
 
@@ -63,6 +67,41 @@ static jc_code parse_eps(const char *text, double *eps, size_t *n_eps, jc_err *e
     if (*n_eps >= ROC_REPORT_MAX_EPS) return jc_fail(err, JC_ERR_USAGE, "--eps-s: at most %d working points", ROC_REPORT_MAX_EPS);
     JC_TRY(cli_double("eps-s", item, 1e-9, 1.0, &eps[(*n_eps)++], err));
   }
+  return JC_OK;
+}
+
+/* Bin edges: "LO:HI:N" (N equal bins) or a comma-separated list, at least 2, increasing. */
+static jc_code parse_edges(const char *opt, const char *text, double *edges, size_t *n, jc_err *err) {
+  char buf[4096];
+  if (strlen(text) >= sizeof buf) return jc_fail(err, JC_ERR_USAGE, "--%s: list too long", opt);
+  snprintf(buf, sizeof buf, "%s", text);
+  *n = 0;
+  char *c1 = strchr(buf, ':');
+  if (c1) {
+    char *c2 = strchr(c1 + 1, ':');
+    if (!c2 || strchr(buf, ','))
+      return jc_fail(err, JC_ERR_USAGE, "--%s: '%s' is neither LO:HI:N nor a comma-separated list", opt, text);
+    *c1 = *c2 = '\0';
+    double lo, hi;
+    long bins;
+    JC_TRY(cli_double(opt, buf, -HUGE_VAL, HUGE_VAL, &lo, err));
+    JC_TRY(cli_double(opt, c1 + 1, -HUGE_VAL, HUGE_VAL, &hi, err));
+    JC_TRY(cli_long(opt, c2 + 1, 1, MAX_EDGES - 1, &bins, err));
+    if (!(lo < hi)) return jc_fail(err, JC_ERR_USAGE, "--%s: LO must be below HI in '%s'", opt, text);
+    for (long k = 0; k <= bins; k++) edges[k] = lo + (hi - lo) * (double)k / (double)bins;
+    *n = (size_t)bins + 1;
+    return JC_OK;
+  }
+  for (char *item = buf, *next; item; item = next) {
+    next = strchr(item, ',');
+    if (next) *next++ = '\0';
+    if (*n >= MAX_EDGES) return jc_fail(err, JC_ERR_USAGE, "--%s: at most %d edges", opt, MAX_EDGES);
+    JC_TRY(cli_double(opt, item, -HUGE_VAL, HUGE_VAL, &edges[*n], err));
+    if (*n > 0 && !(edges[*n] > edges[*n - 1]))
+      return jc_fail(err, JC_ERR_USAGE, "--%s: edges must increase ('%s')", opt, text);
+    (*n)++;
+  }
+  if (*n < 2) return jc_fail(err, JC_ERR_USAGE, "--%s: at least 2 edges needed ('%s')", opt, text);
   return JC_OK;
 }
 
@@ -116,6 +155,32 @@ static void print_table(MPI_Comm comm, const roc_report *r) {
              r->ensemble ? "; in the mean row: sample std. dev. over the trainings" : "");
 }
 
+/* 1/JSD of each classifier curve at each working point. */
+static void print_sculpting(MPI_Comm comm, const roc_report *r) {
+  const roc_report_opts *o = &r->opts;
+  cli_printf(comm, "\nQCD jet-mass sculpting: 1/JSD between passing and failing QCD jets (log2; %zu bins %g-%g GeV "
+             "+ under/overflow)\n%-28s", o->n_jsd_edges - 1, o->jsd_edges[0], o->jsd_edges[o->n_jsd_edges - 1], "curve");
+  for (size_t w = 0; w < o->n_eps; w++) {
+    char head[32];
+    snprintf(head, sizeof head, "1/JSD @ eS=%g", o->eps[w]);
+    cli_printf(comm, " %-16s", head);
+  }
+  cli_printf(comm, "\n");
+  for (int k = 0; k < r->n_curves; k++) {
+    const roc_report_curve *c = &r->curves[k];
+    if (!c->cuts) continue;
+    cli_printf(comm, "%-28s", c->name);
+    for (size_t w = 0; w < o->n_eps; w++) {
+      double jsd = c->cuts[w].jsd;
+      char cell[32];
+      if (jsd > 0) snprintf(cell, sizeof cell, "%.4g", 1.0 / jsd);
+      else snprintf(cell, sizeof cell, "%s", jsd == 0 ? "inf" : "-");
+      cli_printf(comm, " %-16s", cell);
+    }
+    cli_printf(comm, "\n");
+  }
+}
+
 /* ---- the command ------------------------------------------------------------------------- */
 
 static jc_code parse_args(int argc, char **argv, MPI_Comm comm, roc_args *a, int *help, jc_err *err) {
@@ -133,6 +198,11 @@ static jc_code parse_args(int argc, char **argv, MPI_Comm comm, roc_args *a, int
       [OPT_LIKEBINS] = {"likelihood-bins", 1, "N", "grid cells per variable of the likelihood's densities (default 100)"},
       [OPT_LABEL] = {"label", 1, "NAME", "name of the curve of each file, in order (default: the file path); repeatable"},
       [OPT_ENSEMBLE] = {"ensemble", 0, NULL, "the files are trainings scoring the same jets: mean and spread, mean-score curve"},
+      [OPT_SCULPT] = {"sculpting", 0, NULL, "per classifier and working point: QCD mass sculpting (1/JSD), binned efficiencies"},
+      [OPT_JSDBINS] = {"jsd-bins", 1, "EDGES", "jet-mass bins of the sculpting histograms, LO:HI:N or a list (default 0:400:40)"},
+      [OPT_MASSBINS] = {"mass-bins", 1, "EDGES", "jet-mass bins of the binned efficiencies (default 0:400:8)"},
+      [OPT_PTBINS] = {"pt-bins", 1, "EDGES", "jet-pT bins of the binned efficiencies (default 550:650:5)"},
+      [OPT_BINNED] = {"binned-csv", 1, "FILE", "with --sculpting: write the binned efficiencies as CSV"},
   };
   memset(a, 0, sizeof *a);
   roc_report_opts *o = &a->report;
@@ -192,17 +262,35 @@ static jc_code parse_args(int argc, char **argv, MPI_Comm comm, roc_args *a, int
   for (int i = 0; i < o->n_labels; i++) a->labels[i] = opts[OPT_LABEL].values[i];
   o->labels = a->labels;
   o->ensemble = cli_flag(opts, N_OPTS, "ensemble");
+  o->sculpt = cli_flag(opts, N_OPTS, "sculpting");
+  a->binned_csv = cli_value(opts, N_OPTS, "binned-csv");
+  const char *edge_opts[3] = {"jsd-bins", "mass-bins", "pt-bins"}, *edge_defaults[3] = {"0:400:40", "0:400:8", "550:650:5"};
+  double *edges[3] = {a->jsd_edges, a->mass_edges, a->pt_edges};
+  size_t *n_edges[3] = {&o->n_jsd_edges, &o->n_mass_edges, &o->n_pt_edges};
+  for (int k = 0; k < 3; k++) {
+    v = cli_value(opts, N_OPTS, edge_opts[k]);
+    if (v && !o->sculpt) return jc_fail(err, JC_ERR_USAGE, "--%s needs --sculpting", edge_opts[k]);
+    JC_TRY(parse_edges(edge_opts[k], v ? v : edge_defaults[k], edges[k], n_edges[k], err));
+  }
+  o->jsd_edges = a->jsd_edges;
+  o->mass_edges = a->mass_edges;
+  o->pt_edges = a->pt_edges;
+  if (a->binned_csv && !o->sculpt) return jc_fail(err, JC_ERR_USAGE, "--binned-csv needs --sculpting");
   if (o->ensemble && o->n_files < 2) return jc_fail(err, JC_ERR_USAGE, "--ensemble needs at least 2 scores files");
   return JC_OK;
 }
 
-/* No output may be a scores file, or the other output. */
+/* No output may be a scores file, or another output. */
 static jc_code check_outputs(const roc_args *a, jc_err *err) {
-  const char *outputs[2] = {a->csv, a->json};
-  for (int k = 0; k < 2; k++)
-    if (outputs[k]) JC_TRY(atomic_file_refuse_input(outputs[k], a->files, (size_t)a->report.n_files, err));
-  if (a->csv && a->json && atomic_file_same(a->csv, a->json))
-    return jc_fail(err, JC_ERR_USAGE, "--csv %s and --json %s are the same file", a->csv, a->json);
+  const char *outputs[3] = {a->csv, a->json, a->binned_csv}, *names[3] = {"csv", "json", "binned-csv"};
+  for (int k = 0; k < 3; k++) {
+    if (!outputs[k]) continue;
+    JC_TRY(atomic_file_refuse_input(outputs[k], a->files, (size_t)a->report.n_files, err));
+    for (int j = 0; j < k; j++)
+      if (outputs[j] && atomic_file_same(outputs[j], outputs[k]))
+        return jc_fail(err, JC_ERR_USAGE, "--%s %s and --%s %s are the same file", names[j], outputs[j], names[k],
+                       outputs[k]);
+  }
   return JC_OK;
 }
 
@@ -212,11 +300,14 @@ static jc_code run(const roc_args *a, MPI_Comm comm, jc_err *err) {
   JC_TRY(check_outputs(a, err));
   JC_TRY(roc_report_run(&a->report, &r, err));
   print_table(comm, r);
+  if (a->report.sculpt) print_sculpting(comm, r);
   jc_code rc = JC_OK;
   if (a->csv) rc = roc_report_write_csv(r, a->csv, err);
   if (rc == JC_OK && a->json) rc = roc_report_write_json(r, a->json, err);
+  if (rc == JC_OK && a->binned_csv) rc = roc_report_write_binned_csv(r, a->binned_csv, err);
   if (rc == JC_OK && a->csv) cli_printf(comm, "curves: %s\n", a->csv);
   if (rc == JC_OK && a->json) cli_printf(comm, "metrics: %s\n", a->json);
+  if (rc == JC_OK && a->binned_csv) cli_printf(comm, "binned efficiencies: %s\n", a->binned_csv);
   roc_report_free(&r);
   return rc;
 }
