@@ -148,6 +148,10 @@ def main():
         proc = run([args.jetcnn, "roc", files[0], "--ensemble"], 2)
         if "at least 2" not in proc.stderr:
             fail(f"one file: {proc.stderr}")
+        os.link(files[1], p("again.h5"))
+        proc = run([args.jetcnn, "roc", files[0], files[1], p("again.h5"), "--ensemble"], 2)
+        if "are the same file" not in proc.stderr:
+            fail(f"one training twice: {proc.stderr}")
 
         # 3. trainings scored by jetcnn predict
         cfg = p("tiny.cfg")

@@ -113,6 +113,20 @@ static void format_value(char *out, size_t size, double value, double error, con
   snprintf(out, size, "%s%s", v, e);
 }
 
+/* The row of the spread over the trainings of an ensemble. */
+static void print_spread(MPI_Comm comm, const roc_report *r) {
+  const roc_report_ensemble *e = r->ensemble;
+  char cell[64], name[64];
+  snprintf(name, sizeof name, "mean +- std of %d trainings", e->n_members);
+  format_value(cell, sizeof cell, e->auc_mean, e->auc_std, "%.4f");
+  cli_printf(comm, "%-28s %9s %9s  %-18s", name, "", "", cell);
+  for (size_t w = 0; w < r->opts.n_eps; w++) {
+    format_value(cell, sizeof cell, e->rejection_mean[w], e->rejection_std[w], "%.4g");
+    cli_printf(comm, " %-20s", cell);
+  }
+  cli_printf(comm, " %s\n", "-");
+}
+
 static void print_table(MPI_Comm comm, const roc_report *r) {
   const double *eps = r->opts.eps;
   const size_t n_eps = r->opts.n_eps;
@@ -137,18 +151,7 @@ static void print_table(MPI_Comm comm, const roc_report *r) {
     }
     if (e->is_probability) cli_printf(comm, " %.4f\n", e->accuracy);
     else cli_printf(comm, " %s\n", "-");
-  }
-  if (r->ensemble) {
-    const roc_report_ensemble *e = r->ensemble;
-    char cell[64], name[64];
-    snprintf(name, sizeof name, "mean +- std of %d trainings", e->n_members);
-    format_value(cell, sizeof cell, e->auc_mean, e->auc_std, "%.4f");
-    cli_printf(comm, "%-28s %9s %9s  %-18s", name, "", "", cell);
-    for (size_t w = 0; w < n_eps; w++) {
-      format_value(cell, sizeof cell, e->rejection_mean[w], e->rejection_std[w], "%.4g");
-      cli_printf(comm, " %-20s", cell);
-    }
-    cli_printf(comm, " %s\n", "-");
+    if (r->ensemble && k == r->ensemble->curve) print_spread(comm, r);
   }
   cli_printf(comm, "(+- : std. dev. over bootstrap replicas%s%s; inf: no QCD jet passes)\n",
              r->curves[0].boot ? "" : " unavailable, binomial shown",
@@ -277,6 +280,11 @@ static jc_code parse_args(int argc, char **argv, MPI_Comm comm, roc_args *a, int
   o->pt_edges = a->pt_edges;
   if (a->binned_csv && !o->sculpt) return jc_fail(err, JC_ERR_USAGE, "--binned-csv needs --sculpting");
   if (o->ensemble && o->n_files < 2) return jc_fail(err, JC_ERR_USAGE, "--ensemble needs at least 2 scores files");
+  for (int i = 0; o->ensemble && i < o->n_files; i++)
+    for (int j = 0; j < i; j++)
+      if (atomic_file_same(a->files[i], a->files[j]))
+        return jc_fail(err, JC_ERR_USAGE, "--ensemble: %s and %s are the same file (one training counted twice)",
+                       a->files[j], a->files[i]);
   return JC_OK;
 }
 
