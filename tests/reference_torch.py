@@ -665,9 +665,10 @@ def cmd_train(a):
             dict(cfg="deeptop", optimizer="adamw", lr=1e-3, wd=0.05, micro=16, normalize="sum", input_scale=1600),
             dict(cfg="lecture", optimizer="adam", lr=1e-3, wd=1e-3, micro=4),
             dict(cfg="resnet", optimizer="adam", lr=1e-3, micro=8, normalize="sum", input_scale=1600),
-            # (with raw pixels, SGD at lr 0.05 sends resnet's stem into near-tied max-pool
-            # windows as DeepTop's: float32 and float64 part by 1.5e-3 of the update)
-            dict(cfg="resnet", optimizer="momentum", lr=0.05, micro=16, normalize="sum", input_scale=1600),
+            # (SGD at lr 0.05 moves resnet's weights far enough in 5 steps that a max-pool
+            # window or ReLU near a tie decides differently in float32 and float64: 1e-3 of the
+            # update apart, by chance of the rounding; at 0.01 6e-5)
+            dict(cfg="resnet", optimizer="momentum", lr=0.01, micro=16, normalize="sum", input_scale=1600),
             dict(cfg="bn_tail", text=BN_TAIL_CFG, optimizer="adamw", lr=1e-3, wd=0.05, micro=4, n=157)]
     data_files = {}
     for run in runs:

@@ -51,12 +51,32 @@ static jc_code batchnorm_init(jc_layer *l, const jc_section *sec, jc_err *err) {
 }
 
 /* The kernels below work on one plane (one sample's hw values of a channel) at a time, in VL
- * float lanes and then the lanes, in a fixed order: the same bits on every thread, forward and
- * backward alike. Planes are summed in double. */
+ * lanes and then the lanes, in a fixed order: the same bits on every thread, forward and
+ * backward alike. The statistics' sums are in float lanes (values of one sign or small
+ * deviations); the gradient sums, which cancel (the shift's gradient is a sum of terms of
+ * both signs), are accumulated in double lanes; planes are summed in double. */
+typedef float vh __attribute__((vector_size(VL / 2 * sizeof(float))));
+typedef double vd __attribute__((vector_size(VL / 2 * sizeof(double))));
+
 static inline float lanes_sum(vf v) {
   float s = 0.0f;
   for (int j = 0; j < VL; j++) s += v[j];
   return s;
+}
+
+static inline double dlanes_sum(vd v) {
+  double s = 0.0;
+  for (int j = 0; j < VL / 2; j++) s += v[j];
+  return s;
+}
+
+/* acc += the VL floats of v, in double: lanes 0..VL/2-1 into lo, the others into hi */
+static inline void dacc(vf v, vd *lo, vd *hi) {
+  vh a, b;
+  memcpy(&a, &v, sizeof a);
+  memcpy(&b, (const char *)&v + sizeof a, sizeof b);
+  *lo += __builtin_convertvector(a, vd);
+  *hi += __builtin_convertvector(b, vd);
 }
 
 /* sum of p[0..hw) and, with mu, sum of (p - mu)^2 */
@@ -101,15 +121,15 @@ static void plane_apply(const float *p, float *q, int hw, float mu, float s, flo
 static void plane_grad_sums(const float *dy, const float *y, const float *x, int hw, float mu, float inv, int relu,
                             double *sg, double *sgx) {
   const vf m = vsplat(mu), iv = vsplat(inv), zero = {0};
-  vf a = {0}, b = {0};
+  vd a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0};
   int j = 0;
   for (; j + VL <= hw; j += VL) {
     vf g = vload(dy + j);
     if (relu) g = (vf)((vi)g & (vload(y + j) > zero));
-    a += g;
-    b += g * ((vload(x + j) - m) * iv);
+    dacc(g, &a0, &a1);
+    dacc(g * ((vload(x + j) - m) * iv), &b0, &b1);
   }
-  float ta = lanes_sum(a), tb = lanes_sum(b);
+  double ta = dlanes_sum(a0) + dlanes_sum(a1), tb = dlanes_sum(b0) + dlanes_sum(b1);
   for (; j < hw; j++) {
     float g = relu && !(y[j] > 0.0f) ? 0.0f : dy[j];
     ta += g;
