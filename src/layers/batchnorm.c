@@ -52,17 +52,10 @@ static jc_code batchnorm_init(jc_layer *l, const jc_section *sec, jc_err *err) {
 
 /* The kernels below work on one plane (one sample's hw values of a channel) at a time, in VL
  * lanes and then the lanes, in a fixed order: the same bits on every thread, forward and
- * backward alike. The statistics' sums are in float lanes (values of one sign or small
- * deviations); the gradient sums, which cancel (the shift's gradient is a sum of terms of
- * both signs), are accumulated in double lanes; planes are summed in double. */
+ * backward alike. Sums are accumulated in double lanes (the gradient sums cancel: the shift's
+ * gradient is a sum of terms of both signs), planes are summed in double. */
 typedef float vh __attribute__((vector_size(VL / 2 * sizeof(float))));
 typedef double vd __attribute__((vector_size(VL / 2 * sizeof(double))));
-
-static inline float lanes_sum(vf v) {
-  float s = 0.0f;
-  for (int j = 0; j < VL; j++) s += v[j];
-  return s;
-}
 
 static inline double dlanes_sum(vd v) {
   double s = 0.0;
@@ -79,27 +72,28 @@ static inline void dacc(vf v, vd *lo, vd *hi) {
   *hi += __builtin_convertvector(b, vd);
 }
 
-/* sum of p[0..hw) and, with mu, sum of (p - mu)^2 */
-static float plane_sum(const float *p, int hw) {
-  vf acc = {0};
-  int j = 0;
-  for (; j + VL <= hw; j += VL) acc += vload(p + j);
-  float s = lanes_sum(acc);
-  for (; j < hw; j++) s += p[j];
-  return s;
-}
-
-static float plane_sqdev(const float *p, int hw, float mu) {
-  vf acc = {0};
-  const vf m = vsplat(mu);
+/* sum of p[0..hw) and of its squares, in double lanes (one pass) */
+static void plane_moments(const float *p, int hw, double *s1, double *s2) {
+  vd a0 = {0}, a1 = {0}, q0 = {0}, q1 = {0};
   int j = 0;
   for (; j + VL <= hw; j += VL) {
-    vf d = vload(p + j) - m;
-    acc += d * d;
+    vf v = vload(p + j);
+    vh lo, hi;
+    memcpy(&lo, &v, sizeof lo);
+    memcpy(&hi, (const char *)&v + sizeof lo, sizeof hi);
+    const vd dl = __builtin_convertvector(lo, vd), dh = __builtin_convertvector(hi, vd);
+    a0 += dl;
+    a1 += dh;
+    q0 += dl * dl; /* float squares are exact in double */
+    q1 += dh * dh;
   }
-  float s = lanes_sum(acc);
-  for (; j < hw; j++) s += (p[j] - mu) * (p[j] - mu);
-  return s;
+  double t1 = dlanes_sum(a0) + dlanes_sum(a1), t2 = dlanes_sum(q0) + dlanes_sum(q1);
+  for (; j < hw; j++) {
+    t1 += p[j];
+    t2 += (double)p[j] * p[j];
+  }
+  *s1 += t1;
+  *s2 += t2;
 }
 
 /* q = (p - mu) s + t, max(0, .) with relu */
@@ -157,15 +151,17 @@ static void plane_dx(const float *dy, const float *y, const float *x, float *dx,
 }
 
 /* mean[c] and inv[c] = 1/sqrt(var + eps) of x (n, C, hw) over m = n*hw >= 2 values (biased
- * variance), two passes. With uvar, also the unbiased variance var m/(m-1). */
+ * variance), one pass: var = (sum x^2 - (sum x)^2 / m) / m in double (exact squares; the
+ * cancellation costs digits only when |mean| exceeds the spread a thousandfold), at least 0.
+ * With uvar, also the unbiased variance var m/(m-1). */
 static void batch_stats(const float *x, int n, int C, int hw, float eps, float *mean, float *inv, float *uvar) {
   const double m = (double)n * hw;
   for (int c = 0; c < C; c++) {
-    double s = 0.0, q = 0.0;
-    for (int i = 0; i < n; i++) s += plane_sum(x + ((size_t)i * C + c) * hw, hw);
-    const float mu = (float)(s / m);
-    for (int i = 0; i < n; i++) q += plane_sqdev(x + ((size_t)i * C + c) * hw, hw, mu);
-    mean[c] = mu;
+    double s1 = 0.0, s2 = 0.0;
+    for (int i = 0; i < n; i++) plane_moments(x + ((size_t)i * C + c) * hw, hw, &s1, &s2);
+    double q = s2 - s1 * s1 / m;
+    if (!(q > 0.0)) q = 0.0;
+    mean[c] = (float)(s1 / m);
     inv[c] = (float)(1.0 / sqrt(q / m + eps));
     if (uvar) uvar[c] = (float)(q / (m - 1.0));
   }
