@@ -75,12 +75,10 @@ static void segment_name(const trainer *t, int s, char *buf, size_t n) {
 static jc_code read_step(trainer *t, size_t s, float *x, jc_err *err) {
   const jc_plan *p = t->plan;
   const size_t per = shape_size(t->net->hp.input);
-  size_t first, count, lo, hi;
-  plan_step(p, s, &first, &count);
-  plan_share(count, t->rank, t->size, &lo, &hi);
-  for (size_t k = 0; k < hi - lo; k++) {
+  const jc_step_share mine = plan_rank_step(p, s, t->rank, t->size);
+  for (int k = 0; k < mine.n_local; k++) {
     size_t start, len;
-    plan_block(p, p->order[first + lo + k], &start, &len);
+    plan_block(p, mine.blocks[k], &start, &len);
     float *xk = x + k * p->micro * per;
     JC_TRY(data_read(t->train, start, len, xk, err));
     net_normalize_input(t->net, xk, (int)len);
@@ -134,19 +132,9 @@ static jc_code train_step(trainer *t, size_t s, int64_t epoch, jc_err *err) {
   const jc_net *net = t->net;
   const jc_plan *p = t->plan;
   const size_t per = shape_size(net->hp.input), micro = p->micro;
-  size_t first, count, lo, hi;
-  plan_step(p, s, &first, &count);
-  plan_share(count, t->rank, t->size, &lo, &hi);
-  const int n_local = (int)(hi - lo);
-
-  /* Samples in the whole global batch (every rank knows): the gradient is their mean. */
-  size_t batch_n = 0;
-  for (size_t k = 0; k < count; k++) {
-    size_t start, len;
-    plan_block(p, p->order[first + k], &start, &len);
-    batch_n += len;
-  }
-  const float scale = 1.0f / (float)batch_n;
+  const jc_step_share mine = plan_rank_step(p, s, t->rank, t->size);
+  const int n_local = mine.n_local;
+  const float scale = 1.0f / (float)mine.batch_jets; /* the gradient is the mean over the global batch */
 
   /* 1. This rank's blocks (read now unless the prefetch thread already did), then start
    * reading the next step's in the background. */
@@ -169,7 +157,7 @@ static jc_code train_step(trainer *t, size_t s, int64_t epoch, jc_err *err) {
 #pragma omp parallel for schedule(dynamic, 1)
     for (int k = 0; k < n_local; k++) {
       size_t start, len;
-      plan_block(p, p->order[first + lo + (size_t)k], &start, &len);
+      plan_block(p, mine.blocks[k], &start, &len);
       jc_net_ws *w = t->ws[omp_get_thread_num()];
       float *row = t->rows + (size_t)k * t->row_len;
       const float *x = t->x + (size_t)k * micro * per;
@@ -195,7 +183,7 @@ static jc_code train_step(trainer *t, size_t s, int64_t epoch, jc_err *err) {
   t2 = now();
   int bad = -1;
   t->red->flag = t->opts->stop ? (int)*t->opts->stop : 0; /* a signal on any rank stops all after this step */
-  rc = dist_sum_exact(t->comm, t->red, t->rows, n_local, (long)count, t->sum, rc, &bad, err);
+  rc = dist_sum_exact(t->comm, t->red, t->rows, n_local, (long)mine.n_global, t->sum, rc, &bad, err);
   t->stop = t->red->flag;
   double t3 = now();
   t->t_reduce += t3 - t2;
@@ -468,7 +456,7 @@ static jc_code trainer_init(trainer *t, jc_err *err) {
   JC_TRY(data_set_cache(t->train, window, err));
   JC_TRY(plan_create(t->train->n, (size_t)hp->micro_batch, (size_t)hp->batch, t->train->chunk_rows, window, &t->plan,
                      err));
-  t->max_local = (int)((t->plan->blocks_per_batch + (size_t)t->size - 1) / (size_t)t->size);
+  t->max_local = (int)plan_max_share(t->plan, t->size);
   t->row_len = net->n_params + N_STATS;
   t->n_threads = omp_get_max_threads();
   t->params = jc_malloc(net->n_params * sizeof(float) + 1, err);
