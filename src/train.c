@@ -128,6 +128,14 @@ static jc_code prefetch_finish(trainer *t, prefetch_job *job, jc_err *err) {
 }
 
 /* ---- one training step ---- */
+double train_micro(const jc_net *net, const float *params, jc_net_ws *ws, const float *x, const int32_t *labels,
+                   int n, float scale, jc_ctx ctx, float *grads, int *hits) {
+  const float *logits = net_forward(net, params, ws, x, n, ctx);
+  double loss = loss_forward_backward(net->head, logits, labels, n, net->n_logits, scale, ws->dlogits, hits);
+  net_backward(net, params, ws, x, ws->dlogits, grads, n, ctx);
+  return loss;
+}
+
 static jc_code train_step(trainer *t, size_t s, int64_t epoch, jc_err *err) {
   const jc_net *net = t->net;
   const jc_plan *p = t->plan;
@@ -164,7 +172,7 @@ static jc_code train_step(trainer *t, size_t s, int64_t epoch, jc_err *err) {
       jc_ctx ctx = {.training = 1, .seed = net->hp.seed, .step = (uint64_t)t->step, .first_sample = start};
       memset(row, 0, t->row_len * sizeof *row);
       int hits = 0;
-      double loss = net_train_micro(net, t->params, w, x, t->train->labels + start, (int)len, scale, ctx, row, &hits);
+      double loss = train_micro(net, t->params, w, x, t->train->labels + start, (int)len, scale, ctx, row, &hits);
       row[net->n_params + STAT_LOSS] = (float)loss;
       row[net->n_params + STAT_CORRECT] = (float)hits;
       row[net->n_params + STAT_SAMPLES] = (float)len;

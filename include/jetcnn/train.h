@@ -37,6 +37,12 @@ typedef struct {
  * Checkpoints at every epoch end and every hp.checkpoint_every steps. */
 jc_code train_run(jc_net *net, const jc_train_opts *opts, MPI_Comm comm, jc_err *err);
 
+/* The training work of one micro-batch: forward, loss on labels (n), backward.
+ * grads += scale * sum_i dL_i/dparams (scale = 1 / global batch); returns the summed loss
+ * and *hits the correct predictions. The same bits whichever thread runs it. */
+double train_micro(const jc_net *net, const float *params, jc_net_ws *ws, const float *x, const int32_t *labels,
+                   int n, float scale, jc_ctx ctx, float *grads, int *hits);
+
 /* Forward jets [start, start+count) of d on all threads (micro-batches of the net's
  * micro_batch): probs (count, n_classes) and the sums of loss and of correct predictions.
  * Allocates and frees its own buffers. */
