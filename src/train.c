@@ -16,9 +16,9 @@
 
 #include "jetcnn/checkpoint.h"
 #include "jetcnn/dist.h"
+#include "jetcnn/evaluate.h"
 #include "jetcnn/loss.h"
 #include "jetcnn/optim.h"
-#include "jetcnn/roc.h"
 
 /* Statistics carried at the end of every gradient row, reduced with the gradients. */
 enum { STAT_LOSS, STAT_CORRECT, STAT_SAMPLES, N_STATS };
@@ -212,54 +212,6 @@ static jc_code train_step(trainer *t, size_t s, int64_t epoch, jc_err *err) {
   t->step++;
   t->t_update += now() - t3;
   return JC_OK;
-}
-
-/* ---- validation ---- */
-typedef struct {
-  double loss, acc, auc, rej30;
-} val_stats;
-
-static jc_code validate(trainer *t, val_stats *vs, jc_err *err) {
-  const jc_net *net = t->net;
-  jc_data *d = t->val;
-  size_t lo, hi;
-  plan_share(d->n, t->rank, t->size, &lo, &hi);
-  const int K = net->n_classes;
-  float *probs = jc_malloc(((hi - lo) * (size_t)K + 1) * sizeof *probs, err);
-  float *score = jc_malloc(((hi - lo) + 1) * sizeof *score, err);
-  float *all = t->rank == 0 ? jc_malloc((d->n + 1) * sizeof *all, err) : NULL;
-  int *counts = jc_malloc((size_t)t->size * sizeof *counts, err), *displs = jc_malloc((size_t)t->size * sizeof *displs, err);
-  double loss = 0.0;
-  long correct = 0;
-  jc_code rc = (!probs || !score || (t->rank == 0 && !all) || !counts || !displs) ? JC_ERR_NOMEM : JC_OK;
-  if (rc == JC_OK) rc = eval_range(net, t->params, d, lo, hi - lo, probs, &loss, &correct, err);
-  rc = dist_agree(t->comm, rc, err);
-  if (rc == JC_OK) {
-    double sums[2] = {loss, (double)correct};
-    MPI_Allreduce(MPI_IN_PLACE, sums, 2, MPI_DOUBLE, MPI_SUM, t->comm);
-    vs->loss = sums[0] / (double)d->n;
-    vs->acc = sums[1] / (double)d->n;
-    vs->auc = vs->rej30 = NAN;
-    for (size_t i = 0; i < hi - lo; i++) score[i] = probs[i * (size_t)K + (K > 1 ? 1 : 0)];
-    for (int r = 0; r < t->size; r++) {
-      size_t a, b;
-      plan_share(d->n, r, t->size, &a, &b);
-      counts[r] = (int)(b - a);
-      displs[r] = (int)a;
-    }
-    MPI_Gatherv(score, (int)(hi - lo), MPI_FLOAT, all, counts, displs, MPI_FLOAT, 0, t->comm);
-    if (t->rank == 0 && K == 2) {
-      jc_err roc_err;
-      jc_err_clear(&roc_err);
-      if (roc_metrics(all, d->labels, d->n, 0.3, &vs->auc, &vs->rej30, &roc_err) != JC_OK) vs->auc = vs->rej30 = NAN;
-    }
-  }
-  free(probs);
-  free(score);
-  free(all);
-  free(counts);
-  free(displs);
-  return rc;
 }
 
 /* ---- run directory and logs (rank 0) ---- */
@@ -585,8 +537,8 @@ jc_code train_run(jc_net *net, const jc_train_opts *opts, MPI_Comm comm, jc_err 
     }
     if (rc != JC_OK) break;
     double seconds = now() - t0;
-    val_stats vs = {NAN, NAN, NAN, NAN};
-    if (t.val) rc = validate(&t, &vs, err);
+    jc_val_stats vs = {NAN, NAN, NAN, NAN};
+    if (t.val) rc = eval_validate(net, t.params, t.val, comm, &vs, err);
     if (rc != JC_OK) break;
     /* The row joins the log saved in the checkpoint, and reaches metrics.csv after it. */
     char row[512];

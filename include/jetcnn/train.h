@@ -43,12 +43,6 @@ jc_code train_run(jc_net *net, const jc_train_opts *opts, MPI_Comm comm, jc_err 
 double train_micro(const jc_net *net, const float *params, jc_net_ws *ws, const float *x, const int32_t *labels,
                    int n, float scale, jc_ctx ctx, float *grads, int *hits);
 
-/* Forward jets [start, start+count) of d on all threads (micro-batches of the net's
- * micro_batch): probs (count, n_classes) and the sums of loss and of correct predictions.
- * Allocates and frees its own buffers. */
-jc_code eval_range(const jc_net *net, const float *params, jc_data *d, size_t start, size_t count, float *probs,
-                   double *loss_sum, long *n_correct, jc_err *err);
-
 /* Write predictions for all jets of d into the scores file at out_path (format
  * "jetcnn-scores-1": /score, /label, /probs for K > 2, and d's pass-through datasets),
  * every rank scoring its own rows, rank 0 gathering and writing them. Returns accuracy and
