@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
-#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,12 +34,7 @@ typedef struct {
   int max_local;      /* most micro-batches one rank computes in a step */
   float *rows;        /* max_local rows: per-micro-batch gradients + statistics */
   float *sum;         /* row_len: the global sum of all rows */
-  float *x;           /* max_local * micro_batch jets, NCHW: the current step's input */
-  float *x_next;      /* the same for the next step, filled by the prefetch thread */
-  int prefetch;       /* 1: read step s+1 in a background thread during step s */
-  int prefetched;     /* the next step's input is in x (or its read failed: prefetched_rc) */
-  jc_code prefetched_rc;
-  jc_err prefetched_err;
+  jc_prefetch *input; /* this rank's blocks of each step; reads step s+1 during step s */
   int n_threads;
   jc_net_ws **ws;     /* one per thread */
   jc_optim *opt;
@@ -70,63 +64,6 @@ static void segment_name(const trainer *t, int s, char *buf, size_t n) {
   snprintf(buf, n, "the loss");
 }
 
-/* ---- input: this rank's blocks of one step ---- */
-/* Read (and normalise) this rank's share of the blocks of step s into x. */
-static jc_code read_step(trainer *t, size_t s, float *x, jc_err *err) {
-  const jc_plan *p = t->plan;
-  const size_t per = shape_size(t->net->hp.input);
-  const jc_step_share mine = plan_rank_step(p, s, t->rank, t->size);
-  for (int k = 0; k < mine.n_local; k++) {
-    size_t start, len;
-    plan_block(p, mine.blocks[k], &start, &len);
-    float *xk = x + k * p->micro * per;
-    JC_TRY(data_read(t->train, start, len, xk, err));
-    net_normalize_input(t->net, xk, (int)len);
-  }
-  return JC_OK;
-}
-
-/* Background read of the next step, so that I/O and decompression overlap the compute.
- * It runs only while the main thread computes (no MPI calls), so MPI_THREAD_SERIALIZED
- * suffices, and HDF5 is never entered by two threads at once. */
-typedef struct {
-  trainer *t;
-  size_t step;
-  jc_code rc;
-  jc_err err;
-  pthread_t thread;
-  int running;
-} prefetch_job;
-
-static void *prefetch_main(void *arg) {
-  prefetch_job *job = arg;
-  jc_err_clear(&job->err);
-  job->rc = read_step(job->t, job->step, job->t->x_next, &job->err);
-  return NULL;
-}
-
-static void prefetch_start(trainer *t, prefetch_job *job, size_t step) {
-  job->t = t;
-  job->step = step;
-  job->rc = JC_OK;
-  job->running = t->prefetch && step < t->plan->n_steps && pthread_create(&job->thread, NULL, prefetch_main, job) == 0;
-}
-
-/* Wait for the prefetch; on success swap it in as the current input. Returns its result. */
-static jc_code prefetch_finish(trainer *t, prefetch_job *job, jc_err *err) {
-  if (!job->running) return JC_OK;
-  pthread_join(job->thread, NULL);
-  job->running = 0;
-  if (job->rc != JC_OK) {
-    *err = job->err;
-    return job->rc;
-  }
-  float *tmp = t->x;
-  t->x = t->x_next;
-  t->x_next = tmp;
-  return JC_OK;
-}
-
 /* ---- one training step ---- */
 double train_micro(const jc_net *net, const float *params, jc_net_ws *ws, const float *x, const int32_t *labels,
                    int n, float scale, jc_ctx ctx, float *grads, int *hits) {
@@ -144,19 +81,12 @@ static jc_code train_step(trainer *t, size_t s, int64_t epoch, jc_err *err) {
   const int n_local = mine.n_local;
   const float scale = 1.0f / (float)mine.batch_jets; /* the gradient is the mean over the global batch */
 
-  /* 1. This rank's blocks (read now unless the prefetch thread already did), then start
-   * reading the next step's in the background. */
+  /* 1. This rank's blocks (read in the background during the last step, or now), then
+   * start reading the next step's. A failed read is agreed on in the sum below. */
   double t0 = now();
-  jc_code rc;
-  if (t->prefetched) { /* its failure, if any, is agreed on below like any other */
-    rc = t->prefetched_rc;
-    if (rc != JC_OK) *err = t->prefetched_err;
-    t->prefetched = 0;
-  } else {
-    rc = read_step(t, s, t->x, err);
-  }
-  prefetch_job job = {0};
-  if (rc == JC_OK) prefetch_start(t, &job, s + 1);
+  float *input;
+  jc_code rc = prefetch_take(t->input, s, &input, err);
+  if (rc == JC_OK && s + 1 < p->n_steps) prefetch_start(t->input, s + 1);
 
   /* 2. Forward, loss and backward of each micro-batch into its own row, one per thread. */
   double t1 = now();
@@ -168,8 +98,9 @@ static jc_code train_step(trainer *t, size_t s, int64_t epoch, jc_err *err) {
       plan_block(p, mine.blocks[k], &start, &len);
       jc_net_ws *w = t->ws[omp_get_thread_num()];
       float *row = t->rows + (size_t)k * t->row_len;
-      const float *x = t->x + (size_t)k * micro * per;
+      float *x = input + (size_t)k * micro * per;
       jc_ctx ctx = {.training = 1, .seed = net->hp.seed, .step = (uint64_t)t->step, .first_sample = start};
+      net_normalize_input(net, x, (int)len);
       memset(row, 0, t->row_len * sizeof *row);
       int hits = 0;
       double loss = train_micro(net, t->params, w, x, t->train->labels + start, (int)len, scale, ctx, row, &hits);
@@ -180,13 +111,10 @@ static jc_code train_step(trainer *t, size_t s, int64_t epoch, jc_err *err) {
   }
 
   /* 3. Exact sum over all micro-batches of all ranks (also agrees on failures). The
-   * prefetch is joined first: only one thread may be inside MPI. */
+   * background read ends first: only one thread may be inside MPI. */
   double t2 = now();
   t->t_compute += t2 - t1;
-  if (job.running) {
-    t->prefetched_rc = prefetch_finish(t, &job, &t->prefetched_err); /* swaps x and x_next */
-    t->prefetched = 1;
-  }
+  prefetch_settle(t->input);
   t->t_read += now() - t2;
   t2 = now();
   int bad = -1;
@@ -391,14 +319,13 @@ static void warn_oversubscribed(const trainer *t) {
 
 /* ---- set-up and the loop ---- */
 static void trainer_free(trainer *t) {
+  prefetch_free(&t->input);
   data_close(&t->train);
   data_close(&t->val);
   plan_free(&t->plan);
   free(t->params);
   free(t->rows);
   free(t->sum);
-  free(t->x);
-  free(t->x_next);
   for (int i = 0; t->ws && i < t->n_threads; i++) net_ws_free(&t->ws[i]);
   free(t->ws);
   optim_free(&t->opt);
@@ -416,21 +343,16 @@ static jc_code trainer_init(trainer *t, jc_err *err) {
   JC_TRY(data_set_cache(t->train, window, err));
   JC_TRY(plan_create(t->train->n, (size_t)hp->micro_batch, (size_t)hp->batch, t->train->chunk_rows, window, &t->plan,
                      err));
+  JC_TRY(prefetch_create(t->train, t->plan, t->rank, t->size, &t->input, err));
   t->max_local = (int)plan_max_share(t->plan, t->size);
   t->row_len = net->n_params + N_STATS;
   t->n_threads = omp_get_max_threads();
   t->params = jc_malloc(net->n_params * sizeof(float) + 1, err);
   t->rows = jc_malloc((size_t)t->max_local * t->row_len * sizeof(float), err);
   t->sum = jc_malloc(t->row_len * sizeof(float), err);
-  t->x = jc_malloc((size_t)t->max_local * (size_t)hp->micro_batch * shape_size(hp->input) * sizeof(float), err);
   t->ws = jc_calloc((size_t)t->n_threads, sizeof *t->ws, err);
   t->opt = optim_create(hp->optimizer, net->n_params, err);
-  int level = MPI_THREAD_SINGLE;
-  MPI_Query_thread(&level);
-  t->prefetch = level >= MPI_THREAD_SERIALIZED;
-  if (t->prefetch)
-    t->x_next = jc_malloc((size_t)t->max_local * (size_t)hp->micro_batch * shape_size(hp->input) * sizeof(float), err);
-  if (!t->params || !t->rows || !t->sum || !t->x || (t->prefetch && !t->x_next) || !t->ws || !t->opt)
+  if (!t->params || !t->rows || !t->sum || !t->ws || !t->opt)
     return JC_ERR_NOMEM;
   for (int i = 0; i < t->n_threads; i++)
     if (!(t->ws[i] = net_ws_create(net, (int)hp->micro_batch, err))) return JC_ERR_NOMEM;

@@ -49,4 +49,32 @@ jc_code data_set_cache(jc_data *d, size_t chunks, jc_err *err);
 /* Close the file and free d; sets *d = NULL; accepts NULL. Collective on the open comm. */
 void data_close(jc_data **d);
 
+/* ---- the input of each training step: this rank's blocks (plan_rank_step), the next
+ * step read by one background thread that lives as long as the reader ---- */
+typedef struct jc_prefetch jc_prefetch;
+
+/* A reader of d's steps under plan p for rank `rank` of `size`, with two input buffers of
+ * plan_max_share() blocks each. Its thread runs when MPI provides MPI_THREAD_SERIALIZED
+ * (jetcnn's main asks for it); without it every read happens in prefetch_take(). d and p are
+ * borrowed until prefetch_free(); *out is owned by the caller. */
+jc_code prefetch_create(jc_data *d, const jc_plan *p, int rank, int size, jc_prefetch **out, jc_err *err);
+
+/* The input of step `step` of the current epoch into *x (block k of this rank's share at
+ * x + k * micro_batch * C*H*W, raw pixels NCHW; borrowed until the next prefetch_take):
+ * the one read in the background if prefetch_start(pf, step) came before, else read now.
+ * Returns that read's result (the caller agrees on it across ranks). */
+jc_code prefetch_take(jc_prefetch *pf, size_t step, float **x, jc_err *err);
+
+/* Begin reading step `step` in the background and return at once (nothing without the
+ * thread). Until prefetch_settle() or prefetch_take(), the caller must not call HDF5 or MPI
+ * nor change the plan. */
+void prefetch_start(jc_prefetch *pf, size_t step);
+
+/* Wait until the background read has ended: afterwards the reader makes no HDF5 or MPI call
+ * until the next prefetch_start(). Its result waits for prefetch_take(). */
+void prefetch_settle(jc_prefetch *pf);
+
+/* End the thread and free; sets *pf = NULL; accepts NULL. */
+void prefetch_free(jc_prefetch **pf);
+
 #endif
