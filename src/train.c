@@ -13,11 +13,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "jetcnn/checkpoint.h"
 #include "jetcnn/dist.h"
 #include "jetcnn/evaluate.h"
 #include "jetcnn/loss.h"
 #include "jetcnn/optim.h"
+#include "jetcnn/rundir.h"
 
 /* Statistics carried at the end of every gradient row, reduced with the gradients. */
 enum { STAT_LOSS, STAT_CORRECT, STAT_SAMPLES, N_STATS };
@@ -41,8 +41,7 @@ typedef struct {
   jc_reducer *red;
   int64_t step;       /* optimizer steps taken */
   int stop;           /* a stop signal reached some rank: agreed in the last step's reduction */
-  int64_t saved_step; /* step of the newest checkpoint (-1: none yet) */
-  char *metrics;      /* metrics.csv so far (header and one row per epoch), saved in checkpoints */
+  jc_rundir *run;     /* the run directory: how the run started, checkpoints, metrics.csv */
   double t_start;
   double t_read, t_compute, t_reduce, t_update; /* seconds spent in each part of the steps */
 } trainer;
@@ -127,7 +126,8 @@ static jc_code train_step(trainer *t, size_t s, int64_t epoch, jc_err *err) {
     if (bad >= 0) {
       char what[96], kept[64] = "no checkpoint written yet";
       segment_name(t, bad, what, sizeof what);
-      if (t->saved_step >= 0) snprintf(kept, sizeof kept, "the checkpoint of step %lld is kept", (long long)t->saved_step);
+      if (t->run->saved_step >= 0)
+        snprintf(kept, sizeof kept, "the checkpoint of step %lld is kept", (long long)t->run->saved_step);
       return jc_fail(err, JC_ERR_RUNTIME, "epoch %lld, step %lld: %s is not finite (NaN or Inf); %s; "
                      "lower learning_rate or check the input", (long long)epoch + 1, (long long)t->step + 1, what,
                      kept);
@@ -139,128 +139,6 @@ static jc_code train_step(trainer *t, size_t s, int64_t epoch, jc_err *err) {
   optim_step(t->opt, &net->hp, t->params, t->sum, optim_lr(&net->hp, t->step, (int64_t)p->n_steps));
   t->step++;
   t->t_update += now() - t3;
-  return JC_OK;
-}
-
-/* ---- run directory and logs (rank 0) ---- */
-static jc_code make_dirs(const char *path, jc_err *err) {
-  char buf[4096];
-  snprintf(buf, sizeof buf, "%s", path);
-  for (char *p = buf + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = '\0';
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-      return jc_fail(err, JC_ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
-    *p = '/';
-  }
-  if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-    return jc_fail(err, JC_ERR_IO, "%s: cannot create run directory: %s", buf, strerror(errno));
-  return JC_OK;
-}
-
-/* Write the config actually used (overrides included) to DIR/config.cfg, atomically. */
-static jc_code prepare_run_dir(const trainer *t, jc_err *err) {
-  const char *dir = t->opts->out_dir;
-  char path[4096];
-  JC_TRY(make_dirs(dir, err));
-  char *text = config_to_text(t->net->cfg, err);
-  if (!text) return err->code;
-  char tmp[4200];
-  snprintf(path, sizeof path, "%s/config.cfg", dir);
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  FILE *f = fopen(tmp, "w");
-  jc_code rc = JC_OK;
-  if (!f) rc = jc_fail(err, JC_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
-  if (f) {
-    fprintf(f, "; config used by jetcnn train (with --set overrides applied), from %s\n%s", t->net->cfg->path, text);
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) rc = jc_fail(err, JC_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-    if (fclose(f) != 0 && rc == JC_OK) rc = jc_fail(err, JC_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-    if (rc == JC_OK && rename(tmp, path) != 0) rc = jc_fail(err, JC_ERR_IO, "%s: cannot rename: %s", tmp, strerror(errno));
-    if (rc != JC_OK) unlink(tmp);
-  }
-  free(text);
-  return rc;
-}
-
-#define METRICS_HEADER "epoch,step,lr,train_loss,train_acc,val_loss,val_acc,val_auc,val_rej30,img_per_s,seconds\n"
-
-/* DIR/metrics.csv holding t->metrics (the rows so far: a resumed run drops rows written after
- * its checkpoint), left open for appending. */
-static jc_code open_metrics(const trainer *t, FILE **out, jc_err *err) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/metrics.csv", t->opts->out_dir);
-  FILE *f = fopen(path, "w");
-  if (!f) return jc_fail(err, JC_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-  if (fputs(t->metrics, f) == EOF || fflush(f) != 0) {
-    fclose(f);
-    return jc_fail(err, JC_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-  }
-  *out = f;
-  return JC_OK;
-}
-
-/* Append one formatted row to t->metrics. */
-static jc_code metrics_append(trainer *t, const char *row, jc_err *err) {
-  size_t have = strlen(t->metrics), add = strlen(row);
-  char *grown = realloc(t->metrics, have + add + 1);
-  if (!grown) return jc_fail(err, JC_ERR_NOMEM, "out of memory (metrics log)");
-  memcpy(grown + have, row, add + 1);
-  t->metrics = grown;
-  return JC_OK;
-}
-
-/* ---- starting, resuming or refusing: what the run directory holds decides ---- */
-typedef enum { RUN_NEW, RUN_RESUME, RUN_FINISHED } run_start;
-
-/* Decide how this run starts (collective; rank 0 looks at the directory). On RUN_RESUME the
- * weights, optimizer state and *at come from DIR/checkpoint.h5; on RUN_NEW from the seed or
- * --init. A checkpoint of another config is refused, naming what changed. */
-static jc_code open_run(trainer *t, jc_progress *at, run_start *how, jc_err *err) {
-  const jc_train_opts *o = t->opts;
-  const jc_hparams *hp = &t->net->hp;
-  char path[4096];
-  snprintf(path, sizeof path, "%s/checkpoint.h5", o->out_dir);
-  int have[2] = {t->rank == 0 && access(path, F_OK) == 0, t->rank == 0 ? checkpoint_history_count(o->out_dir) : 0};
-  MPI_Bcast(have, 2, MPI_INT, 0, t->comm);
-  *how = RUN_NEW;
-  if (o->resume && o->force) return jc_fail(err, JC_ERR_USAGE, "train: --resume and --force contradict each other");
-  if (!have[0] && have[1] && !o->force) /* a new run's pruning would delete its own checkpoints first */
-    return jc_fail(err, JC_ERR_USAGE, "%s: run directory holds %d checkpoint-STEP.h5 files but no checkpoint.h5; "
-                   "copy the one to resume from to checkpoint.h5, or pass --force to start over", o->out_dir, have[1]);
-  if (!have[0] || o->force) {
-    if (o->resume)
-      return jc_fail(err, JC_ERR_USAGE, "%s: nothing to resume: no checkpoint.h5 (leave out --resume to start a run)",
-                     o->out_dir);
-    if (o->force) checkpoint_remove_history(o->out_dir, t->comm); /* they belong to the run started over */
-    if (o->init_path) JC_TRY(checkpoint_read(o->init_path, t->net, t->params, NULL, NULL, t->comm, err));
-    return JC_OK;
-  }
-  char *stored = checkpoint_read_config(path, t->comm, err);
-  if (!stored) return err->code;
-  char *changes = checkpoint_config_changes(stored, t->net->cfg, err);
-  free(stored);
-  if (!changes) return err->code;
-  jc_code rc = JC_OK;
-  if (changes[0])
-    rc = jc_fail(err, JC_ERR_USAGE, "%s: run directory already holds a checkpoint of a different config (%s); "
-                 "choose another --out, or pass --force to start over", o->out_dir, changes);
-  free(changes);
-  JC_TRY(rc);
-  JC_TRY(checkpoint_read(path, t->net, t->params, t->opt, at, t->comm, err));
-  if (at->train_jets != 0 && at->train_jets != (int64_t)t->train->n)
-    return jc_fail(err, JC_ERR_USAGE, "%s: cannot resume: %s holds %zu jets but the run was trained on %lld",
-                   o->out_dir, o->train_path, t->train->n, (long long)at->train_jets);
-  if (at->epoch_step < 0 || (size_t)at->epoch_step >= t->plan->n_steps || at->epoch > hp->epochs)
-    return jc_fail(err, JC_ERR_DATA, "%s: epoch %lld, step %lld of the epoch do not fit this run (%zu steps per epoch)",
-                   path, (long long)at->epoch, (long long)at->epoch_step, t->plan->n_steps);
-  if (at->epoch >= hp->epochs) {
-    if (!o->resume)
-      return jc_fail(err, JC_ERR_USAGE, "%s: run directory already holds a checkpoint; choose another --out or pass "
-                     "--force (it holds a finished run of %ld epochs; --resume does nothing)", o->out_dir, hp->epochs);
-    *how = RUN_FINISHED;
-    return JC_OK;
-  }
-  *how = RUN_RESUME;
   return JC_OK;
 }
 
@@ -319,6 +197,7 @@ static void warn_oversubscribed(const trainer *t) {
 
 /* ---- set-up and the loop ---- */
 static void trainer_free(trainer *t) {
+  rundir_close(&t->run);
   prefetch_free(&t->input);
   data_close(&t->train);
   data_close(&t->val);
@@ -377,56 +256,35 @@ static jc_code check_replicas(const trainer *t, jc_err *err) {
   return JC_OK;
 }
 
-/* Save a checkpoint of the current state; `at` says where in the run it is. */
-static jc_code save(trainer *t, int64_t epoch, size_t epoch_step, const double sums[3], jc_err *err) {
-  jc_progress at = {epoch, t->step, (int64_t)epoch_step, {sums[0], sums[1], sums[2]}, (int64_t)t->train->n,
-                    t->metrics};
-  jc_code rc = checkpoint_save_run(t->opts->out_dir, t->net->hp.keep_checkpoints, t->net, t->params, t->opt, &at,
-                                   t->comm, err);
-  if (rc != JC_OK) return jc_prefix(err, "epoch %lld, step %lld: ", (long long)epoch + 1, (long long)t->step);
-  t->saved_step = t->step;
-  return JC_OK;
-}
-
 static const char *signal_name(int sig) { return sig == SIGTERM ? "SIGTERM" : sig == SIGUSR1 ? "SIGUSR1" : "a signal"; }
 
 jc_code train_run(jc_net *net, const jc_train_opts *opts, MPI_Comm comm, jc_err *err) {
-  trainer t = {.net = net, .opts = opts, .comm = comm, .rank = dist_rank(comm), .size = dist_size(comm),
-               .saved_step = -1};
+  trainer t = {.net = net, .opts = opts, .comm = comm, .rank = dist_rank(comm), .size = dist_size(comm)};
   const jc_hparams *hp = &net->hp;
-  FILE *metrics = NULL;
-  jc_progress at = {0, 0, 0, {0, 0, 0}, 0, NULL};
-  run_start how = RUN_NEW;
   jc_code rc = trainer_init(&t, err);
   rc = dist_agree(comm, rc, err);
   if (rc == JC_OK) {
     net_init_params(net, t.params, hp->seed);
-    rc = open_run(&t, &at, &how, err);
+    jc_run_request req = {opts->out_dir, opts->init_path, opts->force, opts->resume, opts->train_path, t.train->n,
+                          t.plan->n_steps};
+    rc = rundir_open(&req, net, t.params, t.opt, comm, &t.run, err);
   }
-  if (rc == JC_OK && how == RUN_FINISHED) {
+  if (rc == JC_OK && t.run->how == RUN_FINISHED) {
     if (t.rank == 0) printf("jetcnn train: %s holds a finished run (%lld epochs); nothing to do\n", opts->out_dir,
-                            (long long)at.epoch);
-    free(at.metrics);
+                            (long long)t.run->at.epoch);
     trainer_free(&t);
     return JC_OK;
   }
   if (rc == JC_OK) rc = check_replicas(&t, err);
-  if (rc == JC_OK) {
-    t.step = at.step;
-    t.saved_step = how == RUN_RESUME ? at.step : -1;
-    t.metrics = at.metrics ? at.metrics : strdup(METRICS_HEADER);
-    at.metrics = NULL;
-    if (!t.metrics) rc = jc_fail(err, JC_ERR_NOMEM, "out of memory");
-    jc_code local = t.rank == 0 && rc == JC_OK ? prepare_run_dir(&t, err) : rc;
-    if (local == JC_OK && t.rank == 0) local = open_metrics(&t, &metrics, err);
-    rc = dist_agree(comm, local, err);
-  }
+  if (rc == JC_OK) t.step = t.run->at.step;
   if (rc == JC_OK) warn_oversubscribed(&t);
+  const jc_progress at = rc == JC_OK ? t.run->at : (jc_progress){0};
+  const int resuming = rc == JC_OK && t.run->how == RUN_RESUME;
   if (rc == JC_OK && t.rank == 0) {
     printf("jetcnn train: %zu jets (%zu steps of %ld per epoch), %ld epochs, %d rank%s x %d thread%s, %zu parameters\n",
            t.train->n, t.plan->n_steps, hp->batch, hp->epochs, t.size, t.size > 1 ? "s" : "", t.n_threads,
            t.n_threads > 1 ? "s" : "", net->n_params);
-    if (how == RUN_RESUME)
+    if (resuming)
       printf("resuming %s/checkpoint.h5: epoch %lld, step %lld of %zu (optimizer step %lld)%s\n", opts->out_dir,
              (long long)at.epoch + 1, (long long)at.epoch_step, t.plan->n_steps, (long long)at.step,
              opts->init_path ? "; --init ignored" : "");
@@ -436,7 +294,7 @@ jc_code train_run(jc_net *net, const jc_train_opts *opts, MPI_Comm comm, jc_err 
   for (int64_t epoch = at.epoch; rc == JC_OK && epoch < hp->epochs; epoch++) {
     plan_epoch(t.plan, hp->seed, epoch, hp->shuffle);
     t.t_read = t.t_compute = t.t_reduce = t.t_update = 0.0;
-    const int resumed = how == RUN_RESUME && epoch == at.epoch;
+    const int resumed = resuming && epoch == at.epoch;
     const size_t first_step = resumed ? (size_t)at.epoch_step : 0;
     /* Training loss, correct predictions and samples of the epoch (carried over a resume). */
     double sums[3] = {0, 0, 0}, t0 = now(), timed = 0.0;
@@ -451,7 +309,7 @@ jc_code train_run(jc_net *net, const jc_train_opts *opts, MPI_Comm comm, jc_err 
       progress(&t, epoch, s, sums[0] / sums[2], sums[1] / sums[2], t0, (size_t)timed);
       if (s + 1 == t.plan->n_steps) break; /* the epoch end checkpoints */
       if (t.stop || (hp->checkpoint_every > 0 && t.step % hp->checkpoint_every == 0))
-        rc = save(&t, epoch, s + 1, sums, err);
+        rc = rundir_checkpoint(t.run, epoch, t.step, (int64_t)s + 1, sums, err);
       if (rc == JC_OK && t.stop)
         rc = jc_fail(err, JC_EXIT_REQUEUE, "stopped by %s: checkpointed at epoch %lld, step %zu of %zu (optimizer "
                      "step %lld); run the same command again to resume", signal_name(t.stop), (long long)epoch + 1,
@@ -459,28 +317,17 @@ jc_code train_run(jc_net *net, const jc_train_opts *opts, MPI_Comm comm, jc_err 
     }
     if (rc != JC_OK) break;
     double seconds = now() - t0;
-    jc_val_stats vs = {NAN, NAN, NAN, NAN};
-    if (t.val) rc = eval_validate(net, t.params, t.val, comm, &vs, err);
-    if (rc != JC_OK) break;
-    /* The row joins the log saved in the checkpoint, and reaches metrics.csv after it. */
-    char row[512];
-    double lr = optim_lr(hp, t.step > 0 ? t.step - 1 : 0, (int64_t)t.plan->n_steps);
-    int len = snprintf(row, sizeof row, "%lld,%lld,%.6g,%.6f,%.6f,", (long long)epoch + 1, (long long)t.step, lr,
-                       sums[0] / sums[2], sums[1] / sums[2]);
-    if (t.val) len += snprintf(row + len, sizeof row - (size_t)len, "%.6f,%.6f,%.6f,%.4f,", vs.loss, vs.acc, vs.auc, vs.rej30);
-    else len += snprintf(row + len, sizeof row - (size_t)len, ",,,,");
-    snprintf(row + len, sizeof row - (size_t)len, "%.1f,%.3f\n", timed / seconds, seconds);
-    rc = metrics_append(&t, row, err);
-    const double none[3] = {0, 0, 0};
-    if (rc == JC_OK) rc = save(&t, epoch + 1, 0, none, err);
+    jc_epoch_stats st = {epoch + 1, t.step, optim_lr(hp, t.step > 0 ? t.step - 1 : 0, (int64_t)t.plan->n_steps),
+                         sums[0] / sums[2], sums[1] / sums[2], t.val != NULL, {NAN, NAN, NAN, NAN},
+                         timed / seconds, seconds};
+    if (t.val) rc = eval_validate(net, t.params, t.val, comm, &st.val, err);
+    if (rc == JC_OK) rc = rundir_end_epoch(t.run, &st, err);
     if (rc != JC_OK) break;
     if (t.rank == 0) {
-      fputs(row, metrics);
-      fflush(metrics);
-      printf("epoch %lld/%ld: train loss %.4f acc %.4f", (long long)epoch + 1, hp->epochs, sums[0] / sums[2],
-             sums[1] / sums[2]);
-      if (t.val) printf(" | val loss %.4f acc %.4f AUC %.4f 1/eps_B(0.3) %.1f", vs.loss, vs.acc, vs.auc, vs.rej30);
-      printf(" | %.0f img/s, %.1f s\n", timed / seconds, seconds);
+      printf("epoch %lld/%ld: train loss %.4f acc %.4f", (long long)epoch + 1, hp->epochs, st.train_loss, st.train_acc);
+      if (t.val) printf(" | val loss %.4f acc %.4f AUC %.4f 1/eps_B(0.3) %.1f", st.val.loss, st.val.acc, st.val.auc,
+                        st.val.rej30);
+      printf(" | %.0f img/s, %.1f s\n", st.img_per_s, seconds);
       if (opts->profile) {
         double total = t.t_read + t.t_compute + t.t_reduce + t.t_update;
         printf("  profile (rank 0, this epoch): read %.1f%%  forward+backward %.1f%%  allreduce (incl. waiting for "
@@ -497,9 +344,6 @@ jc_code train_run(jc_net *net, const jc_train_opts *opts, MPI_Comm comm, jc_err 
   if (rc == JC_OK && t.rank == 0)
     printf("done in %.1f s; checkpoint %s/checkpoint.h5, metrics %s/metrics.csv\n", now() - t.t_start, opts->out_dir,
            opts->out_dir);
-  if (metrics) fclose(metrics);
-  free(t.metrics);
-  free(at.metrics);
   trainer_free(&t);
   return rc;
 }
