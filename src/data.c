@@ -190,3 +190,11 @@ void data_close(jc_data **dp) {
   free(d);
   *dp = NULL;
 }
+
+jc_code data_plan(jc_data *d, size_t micro_batch, size_t batch, size_t shuffle_window, jc_plan **out, jc_err *err) {
+  *out = NULL;
+  size_t window = shuffle_window / d->chunk_rows; /* whole chunks, at least one */
+  if (window < 1) window = 1;
+  JC_TRY(data_set_cache(d, window, err));
+  return plan_create(d->n, micro_batch, batch, d->chunk_rows, window, out, err);
+}

@@ -46,6 +46,11 @@ jc_code data_read(jc_data *d, size_t start, size_t count, float *x, jc_err *err)
  * chunk is decompressed about once per epoch. Memory: chunks x chunk bytes. */
 jc_code data_set_cache(jc_data *d, size_t chunks, jc_err *err);
 
+/* The batch plan of d's jets (plan.h) for training, with a shuffle window of
+ * shuffle_window jets rounded to whole HDF5 chunks (at least one), and d's chunk cache sized
+ * to hold one window. *out owned by the caller (plan_free). */
+jc_code data_plan(jc_data *d, size_t micro_batch, size_t batch, size_t shuffle_window, jc_plan **out, jc_err *err);
+
 /* Close the file and free d; sets *d = NULL; accepts NULL. Collective on the open comm. */
 void data_close(jc_data **d);
 
