@@ -100,6 +100,7 @@ jc_code prefetch_create(jc_data *d, const jc_plan *p, int rank, int size, jc_pre
 void prefetch_start(jc_prefetch *pf, size_t step) {
   if (!pf->threaded) return;
   pthread_mutex_lock(&pf->mu);
+  while (pf->busy) pthread_cond_wait(&pf->done, &pf->mu); /* one read at a time */
   pf->step = step;
   pf->ready = 0;
   pf->busy = 1;

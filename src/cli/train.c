@@ -1,4 +1,5 @@
-/* train.c - `jetcnn train CONFIG --train FILE [--val FILE] --out DIR [--set KEY=VALUE ...]`. */
+/* train.c - `jetcnn train CONFIG --train FILE [--val FILE] --out DIR [--set KEY=VALUE ...]`, and what
+ * the user sees while it runs (progress, warnings, epoch results: train_run's events). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
