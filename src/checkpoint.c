@@ -231,6 +231,26 @@ jc_code checkpoint_read(const char *path, const jc_net *net, float *params, jc_o
   return dist_agree(comm, rc, err);
 }
 
+jc_code checkpoint_load_net(const char *path, MPI_Comm comm, jc_net **net, float **params, jc_err *err) {
+  *net = NULL;
+  *params = NULL;
+  jc_config *cfg = NULL;
+  char *text = checkpoint_read_config(path, comm, err); /* agreed */
+  if (!text) return err->code;
+  jc_code rc = config_parse_text(text, path, &cfg, err);
+  free(text);
+  if (rc == JC_OK) rc = net_create(cfg, net, err); /* takes cfg */
+  if (rc == JC_OK && !(*params = jc_malloc((*net)->n_params * sizeof **params + 1, err))) rc = JC_ERR_NOMEM;
+  rc = dist_agree(comm, rc, err);
+  if (rc == JC_OK) rc = checkpoint_read(path, *net, *params, NULL, NULL, comm, err);
+  if (rc != JC_OK) {
+    free(*params);
+    *params = NULL;
+    net_free(net);
+  }
+  return rc;
+}
+
 /* ---- the run directory: checkpoint.h5 plus the newest K checkpoint-STEP.h5 ---- */
 /* 1 and *step when name is "checkpoint-" + 12 digits + ".h5". */
 static int history_step(const char *name, long long *step) {
