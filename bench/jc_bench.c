@@ -4,7 +4,7 @@
  *                        [--labels FILE] [--mode train|infer|both] [--profile]
  *
  * A training step is exactly the compute of train_step() in src/train.c: one micro-batch per
- * OpenMP thread through net_train_micro() into its own gradient row, dist_sum_exact() over
+ * OpenMP thread through train_micro() into its own gradient row, dist_sum_exact() over
  * the rows (MPI_COMM_SELF), optim_step(). Inference is eval_range()'s loop: net_forward()
  * and loss_probabilities() per micro-batch. Inputs are a raw float32 file of batch jets
  * (N,C,H,W) and a raw int32 label file, or uniform random numbers when not given, so file
@@ -24,6 +24,7 @@
 #include "jetcnn/net.h"
 #include "jetcnn/optim.h"
 #include "jetcnn/rng.h"
+#include "jetcnn/train.h"
 
 enum { STAT_LOSS, STAT_CORRECT, STAT_SAMPLES, N_STATS };
 
@@ -183,8 +184,8 @@ int main(int argc, char **argv) {
                     .batch_stats = row + stats_at + (size_t)k * net->n_batch_stats};
       int hits = 0;
       memset(row, 0, row_len * sizeof *row);
-      double loss = net_train_micro(net, params, w, x + (size_t)k * micro * per, labels + (size_t)k * micro, micro,
-                                    scale, ctx, row, &hits);
+      double loss = train_micro(net, params, w, x + (size_t)k * micro * per, labels + (size_t)k * micro, micro,
+                                scale, ctx, row, &hits);
       row[net->n_params + STAT_LOSS] = (float)loss;
       row[net->n_params + STAT_CORRECT] = (float)hits;
       row[net->n_params + STAT_SAMPLES] = (float)micro;

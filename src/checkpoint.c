@@ -284,6 +284,29 @@ jc_code checkpoint_read(const char *path, const jc_net *net, float *params, floa
   return dist_agree(comm, rc, err);
 }
 
+jc_code checkpoint_load_net(const char *path, MPI_Comm comm, jc_net **net, float **params, jc_err *err) {
+  *net = NULL;
+  *params = NULL;
+  jc_config *cfg = NULL;
+  jc_net *trained = NULL;
+  float *weights = NULL, *state = NULL;
+  char *text = checkpoint_read_config(path, comm, err); /* agreed */
+  if (!text) return err->code;
+  jc_code rc = config_parse_text(text, path, &cfg, err);
+  free(text);
+  if (rc == JC_OK) rc = net_create(cfg, &trained, err); /* takes cfg */
+  if (rc == JC_OK && !(weights = jc_malloc(trained->n_params * sizeof *weights + 1, err))) rc = JC_ERR_NOMEM;
+  if (rc == JC_OK && !(state = jc_malloc(trained->n_state * sizeof *state + 1, err))) rc = JC_ERR_NOMEM;
+  rc = dist_agree(comm, rc, err);
+  if (rc == JC_OK) rc = checkpoint_read(path, trained, weights, state, NULL, NULL, comm, err);
+  /* the inference model: batch norm folded with the stored running statistics */
+  if (rc == JC_OK) rc = dist_agree(comm, net_inference(trained, weights, state, net, params, err), err);
+  free(weights);
+  free(state);
+  net_free(&trained);
+  return rc;
+}
+
 /* ---- the run directory: checkpoint.h5 plus the newest K checkpoint-STEP.h5 ---- */
 /* 1 and *step when name is "checkpoint-" + 12 digits + ".h5". */
 static int history_step(const char *name, long long *step) {

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "jetcnn/loss.h"
 #include "jetcnn/rng.h"
 
 /* The keys of [net] (docs/config.md); the keys of layer sections are in the layer table. */
@@ -586,12 +585,4 @@ int net_param_segments(const jc_net *net, size_t *seg) {
     n += 2;
   }
   return n;
-}
-
-double net_train_micro(const jc_net *net, const float *params, jc_net_ws *ws, const float *x,
-                       const int32_t *labels, int n, float scale, jc_ctx ctx, float *grads, int *hits) {
-  const float *logits = net_forward(net, params, ws, x, n, ctx);
-  double loss = loss_forward_backward(net->head, logits, labels, n, net->n_logits, scale, ws->dlogits, hits);
-  net_backward(net, params, ws, x, ws->dlogits, grads, n, ctx);
-  return loss;
 }

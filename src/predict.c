@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "jetcnn/dist.h"
+#include "jetcnn/evaluate.h"
 #include "jetcnn/h5io.h"
 #include "jetcnn/scores.h"
 #include "jetcnn/train.h"
@@ -72,28 +73,19 @@ static jc_code write_scores(jc_data *d, const char *out_path, MPI_Comm comm, int
 
 jc_code predict_run(const jc_net *net, const float *params, jc_data *d, const char *out_path, MPI_Comm comm,
                     double *acc, double *loss, jc_err *err) {
-  const int rank = dist_rank(comm), size = dist_size(comm), K = net->n_classes;
-  size_t lo, hi;
-  plan_share(d->n, rank, size, &lo, &hi);
-  const size_t mine = hi - lo;
-  float *probs = jc_malloc((mine * (size_t)K + 1) * sizeof *probs, err);
-  float *score = jc_malloc((mine + 1) * sizeof *score, err);
-  double *extra = jc_malloc((mine + 1) * sizeof *extra, err);
-  double sums[2] = {0.0, 0.0};
-  long correct = 0;
-  jc_code rc = (!probs || !score || !extra) ? JC_ERR_NOMEM : JC_OK;
-  if (rc == JC_OK) rc = eval_range(net, params, d, lo, mine, probs, &sums[0], &correct, err);
-  rc = dist_agree(comm, rc, err);
+  const int K = net->n_classes;
+  jc_eval ev;
+  jc_code rc = eval_scores(net, params, d, 0, comm, &ev, err);
+  const size_t lo = ev.lo, hi = ev.hi;
+  const float *score = ev.score, *probs = ev.probs;
+  double *extra = rc == JC_OK ? jc_malloc((hi - lo + 1) * sizeof *extra, err) : NULL; /* pass-through rows */
+  if (rc == JC_OK) rc = dist_agree(comm, extra ? JC_OK : JC_ERR_NOMEM, err);
   if (rc == JC_OK) {
-    sums[1] = (double)correct;
-    MPI_Allreduce(MPI_IN_PLACE, sums, 2, MPI_DOUBLE, MPI_SUM, comm);
-    *loss = sums[0] / (double)d->n;
-    *acc = sums[1] / (double)d->n;
-    for (size_t i = 0; i < mine; i++) score[i] = probs[i * (size_t)K + 1];
+    *loss = ev.loss;
+    *acc = ev.acc;
     rc = write_scores(d, out_path, comm, K, lo, hi, score, probs, extra, err);
   }
-  free(probs);
-  free(score);
+  eval_free(&ev);
   free(extra);
   return rc;
 }

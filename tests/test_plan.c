@@ -1,11 +1,12 @@
 /* test_plan.c - the sample plan in one process: for every rank count P, the shares of all
  * ranks cover every jet of the epoch exactly once; the order depends on (seed, epoch) and
- * not on P; chunk groups stay within their shuffle window. */
+ * not on P; chunk groups stay within their shuffle window; plan_rank_step() gives each rank
+ * exactly its share. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "jetcnn/data.h"
+#include "jetcnn/plan.h"
 
 static int failures = 0;
 #define CHECK(cond, ...)            \
@@ -52,6 +53,24 @@ static void check_case(size_t n, size_t micro, size_t batch, size_t chunk, size_
           }
         }
         CHECK(covered == count, "P=%d step %zu: shares cover %zu of %zu blocks", P, s, covered, count);
+        /* plan_rank_step: the same blocks, rank after rank, and the jets of the whole batch. */
+        size_t batch_jets = 0, next = 0;
+        for (size_t k = 0; k < count; k++) {
+          size_t start, len;
+          plan_block(p, p->order[first + k], &start, &len);
+          batch_jets += len;
+        }
+        for (int r = 0; r < P; r++) {
+          jc_step_share sh = plan_rank_step(p, s, r, P);
+          CHECK(sh.n_global == count && sh.batch_jets == batch_jets, "P=%d rank %d step %zu: batch of %zu blocks, %zu "
+                "jets; expected %zu, %zu", P, r, s, sh.n_global, sh.batch_jets, count, batch_jets);
+          CHECK(sh.n_local >= 0 && (size_t)sh.n_local <= plan_max_share(p, P), "P=%d rank %d step %zu: %d blocks, more "
+                "than plan_max_share %zu", P, r, s, sh.n_local, plan_max_share(p, P));
+          for (int k = 0; k < sh.n_local; k++, next++)
+            CHECK(next < count && sh.blocks[k] == p->order[first + next], "P=%d rank %d step %zu: block %d is not "
+                  "the batch's block %zu", P, r, s, k, next);
+        }
+        CHECK(next == count, "P=%d step %zu: plan_rank_step gives %zu of %zu blocks", P, s, next, count);
       }
       for (size_t j = 0; j < n; j++) CHECK(seen[j] == 1, "P=%d epoch %lld: jet %zu read %d times", P, (long long)epoch, j, seen[j]);
     }

@@ -64,4 +64,11 @@ char *checkpoint_config_changes(const char *stored_text, const jc_config *cfg, j
 jc_code checkpoint_read(const char *path, const jc_net *net, float *params, float *state, jc_optim *opt,
                         jc_progress *progress, MPI_Comm comm, jc_err *err);
 
+/* The model stored in the checkpoint at path, ready for inference (predict, export): the
+ * inference net of its config (net_create_inference: batch norm folded with the stored running
+ * statistics) and its parameters (net_fold_params). On success *net (net_free) and *params
+ * ((*net)->n_params floats, free) are owned by the caller; on failure both are NULL.
+ * Collective; every rank returns the agreed result. */
+jc_code checkpoint_load_net(const char *path, MPI_Comm comm, jc_net **net, float **params, jc_err *err);
+
 #endif

@@ -1,4 +1,4 @@
-/* data.h - HDF5 jet-image input files and which samples each rank reads when.
+/* data.h - HDF5 jet-image input files (which jets a rank reads when: plan.h).
  *
  * Input layout (docs/formats.md): /images float (N,H,W) or (N,H,W,C) channels-last,
  * /labels integer (N) in 0..K-1 (0 = QCD, 1 = top); other 1-D datasets of length N are
@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "jetcnn/error.h"
+#include "jetcnn/plan.h"
 #include "jetcnn/shape.h"
 
 #define DATA_MAX_EXTRA 32
@@ -45,37 +46,40 @@ jc_code data_read(jc_data *d, size_t start, size_t count, float *x, jc_err *err)
  * chunk is decompressed about once per epoch. Memory: chunks x chunk bytes. */
 jc_code data_set_cache(jc_data *d, size_t chunks, jc_err *err);
 
+/* The batch plan of d's jets (plan.h) for training, with a shuffle window of
+ * shuffle_window jets rounded to whole HDF5 chunks (at least one), and d's chunk cache sized
+ * to hold one window. *out owned by the caller (plan_free). */
+jc_code data_plan(jc_data *d, size_t micro_batch, size_t batch, size_t shuffle_window, jc_plan **out, jc_err *err);
+
 /* Close the file and free d; sets *d = NULL; accepts NULL. Collective on the open comm. */
 void data_close(jc_data **d);
 
-/* ---- which samples make up each global batch: a pure function of (seed, epoch, step) and
- * of the file's chunking, never of the number of ranks or threads.
- * The file is cut into blocks of micro_batch consecutive jets (the last one may be short).
- * Blocks are grouped by the HDF5 chunk they lie in. Every epoch (shuffle = 1) permutes the
- * chunk groups, then permutes the blocks inside each window of `window_chunks`
- * consecutive groups: a rank touches each chunk about once per epoch (decompressed once,
- * kept in its chunk cache, which holds a window) while batches mix jets from the whole
- * window. Each global batch is batch/micro_batch consecutive blocks of that order, and rank
- * r of P takes a contiguous share of a batch's blocks. ---- */
-typedef struct {
-  size_t n_samples, micro, n_blocks, blocks_per_batch, n_steps;
-  size_t blocks_per_chunk; /* blocks in one chunk group */
-  size_t window_chunks;    /* chunk groups shuffled together */
-  size_t *order;           /* block permutation of the current epoch, owned */
-  size_t *groups;          /* scratch for the chunk-group permutation, owned */
-} jc_plan;
+/* ---- the input of each training step: this rank's blocks (plan_rank_step), the next
+ * step read by one background thread that lives as long as the reader ---- */
+typedef struct jc_prefetch jc_prefetch;
 
-/* Plan for n_samples jets stored in chunks of chunk_rows; window_chunks >= 1. */
-jc_code plan_create(size_t n_samples, size_t micro_batch, size_t batch, size_t chunk_rows, size_t window_chunks,
-                    jc_plan **out, jc_err *err);
-void plan_free(jc_plan **p);
-/* Set the block order for epoch (identity when shuffle == 0). */
-void plan_epoch(jc_plan *p, uint64_t seed, int64_t epoch, int shuffle);
-/* Blocks of global step `step` in this epoch: order[*first .. *first + *count). */
-void plan_step(const jc_plan *p, size_t step, size_t *first, size_t *count);
-/* Rank's contiguous share [*lo, *hi) of `count` items split over `size` ranks. */
-void plan_share(size_t count, int rank, int size, size_t *lo, size_t *hi);
-/* First jet and number of jets of block b. */
-void plan_block(const jc_plan *p, size_t b, size_t *start, size_t *len);
+/* A reader of d's steps under plan p for rank `rank` of `size`, with two input buffers of
+ * plan_max_share() blocks each. Its thread runs when MPI provides MPI_THREAD_SERIALIZED
+ * (jetcnn's main asks for it); without it every read happens in prefetch_take(). d and p are
+ * borrowed until prefetch_free(); *out is owned by the caller. */
+jc_code prefetch_create(jc_data *d, const jc_plan *p, int rank, int size, jc_prefetch **out, jc_err *err);
+
+/* The input of step `step` of the current epoch into *x (block k of this rank's share at
+ * x + k * micro_batch * C*H*W, raw pixels NCHW; borrowed until the next prefetch_take):
+ * the one read in the background if prefetch_start(pf, step) came before, else read now.
+ * Returns that read's result (the caller agrees on it across ranks). */
+jc_code prefetch_take(jc_prefetch *pf, size_t step, float **x, jc_err *err);
+
+/* Begin reading step `step` in the background and return at once (nothing without the
+ * thread). Until prefetch_settle() or prefetch_take(), the caller must not call HDF5 or MPI
+ * nor change the plan. */
+void prefetch_start(jc_prefetch *pf, size_t step);
+
+/* Wait until the background read has ended: afterwards the reader makes no HDF5 or MPI call
+ * until the next prefetch_start(). Its result waits for prefetch_take(). */
+void prefetch_settle(jc_prefetch *pf);
+
+/* End the thread and free; sets *pf = NULL; accepts NULL. */
+void prefetch_free(jc_prefetch **pf);
 
 #endif

@@ -136,12 +136,6 @@ const float *net_forward(const jc_net *net, const float *params, jc_net_ws *ws, 
 void net_backward(const jc_net *net, const float *params, jc_net_ws *ws, const float *x,
                   const float *dlogits, float *grads, int n, jc_ctx ctx);
 
-/* The training work of one micro-batch: forward, loss on labels (n), backward.
- * grads += scale * sum_i dL_i/dparams (scale = 1 / global batch); returns the summed loss
- * and *hits the correct predictions. The same bits whichever thread runs it. */
-double net_train_micro(const jc_net *net, const float *params, jc_net_ws *ws, const float *x,
-                       const int32_t *labels, int n, float scale, jc_ctx ctx, float *grads, int *hits);
-
 /* Boundaries of the parameter array's segments, one per kernel and one per bias, in order:
  * seg[0] = 0, seg[1..n] their ends (seg holds at least 2 * n_layers + 1). Returns n. */
 int net_param_segments(const jc_net *net, size_t *seg);

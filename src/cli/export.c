@@ -7,32 +7,6 @@
 #include "jetcnn/dist.h"
 #include "jetcnn/onnx.h"
 
-/* The inference net of the model stored in the checkpoint at path (batch norm folded) and
- * its weights (*net and *params owned by the caller: net_free, free). Collective. To be
- * replaced by checkpoint_load_net() once the checkpoint module has it. */
-static jc_code load_net(const char *path, MPI_Comm comm, jc_net **net, float **params, jc_err *err) {
-  *net = NULL;
-  *params = NULL;
-  jc_config *cfg = NULL;
-  jc_net *trained = NULL;
-  float *weights = NULL, *state = NULL;
-  jc_code rc = JC_OK;
-  char *text = checkpoint_read_config(path, comm, err);
-  if (!text) rc = err->code;
-  if (rc == JC_OK) rc = config_parse_text(text, path, &cfg, err);
-  if (rc == JC_OK) rc = net_create(cfg, &trained, err);
-  if (rc == JC_OK && !(weights = jc_malloc(trained->n_params * sizeof *weights + 1, err))) rc = JC_ERR_NOMEM;
-  if (rc == JC_OK && !(state = jc_malloc(trained->n_state * sizeof *state + 1, err))) rc = JC_ERR_NOMEM;
-  rc = dist_agree(comm, rc, err);
-  if (rc == JC_OK) rc = checkpoint_read(path, trained, weights, state, NULL, NULL, comm, err);
-  if (rc == JC_OK) rc = dist_agree(comm, net_inference(trained, weights, state, net, params, err), err);
-  free(text);
-  free(weights);
-  free(state);
-  net_free(&trained);
-  return rc;
-}
-
 jc_code cli_export(int argc, char **argv, MPI_Comm comm, jc_err *err) {
   cli_opt opts[] = {
       {"onnx", 1, "FILE", "ONNX model to write (opset 13; replaced atomically)", 0, {0}},
@@ -55,7 +29,7 @@ jc_code cli_export(int argc, char **argv, MPI_Comm comm, jc_err *err) {
   if (rc == JC_OK && !out) rc = jc_fail(err, JC_ERR_USAGE, "export: --onnx FILE is required (see 'jetcnn export --help')");
   jc_net *net = NULL;
   float *params = NULL;
-  if (rc == JC_OK) rc = load_net(pos[0], comm, &net, &params, err);
+  if (rc == JC_OK) rc = checkpoint_load_net(pos[0], comm, &net, &params, err);
   jc_onnx_info info = {0};
   double seconds = 0.0;
   if (rc == JC_OK) {

@@ -27,31 +27,17 @@ jc_code cli_predict(int argc, char **argv, MPI_Comm comm, jc_err *err) {
   const char *data_path = cli_value(opts, n_opts, "data"), *out = cli_value(opts, n_opts, "out");
   if (rc == JC_OK && (!data_path || !out))
     rc = jc_fail(err, JC_ERR_USAGE, "predict: --data FILE and --out FILE are required (see 'jetcnn predict --help')");
-  char *text = NULL;
-  jc_config *cfg = NULL;
   jc_net *net = NULL;
   jc_data *d = NULL;
-  jc_net *inet = NULL;
-  float *params = NULL, *state = NULL, *iparams = NULL;
-  if (rc == JC_OK && !(text = checkpoint_read_config(pos[0], comm, err))) rc = err->code;
-  if (rc == JC_OK) rc = config_parse_text(text, pos[0], &cfg, err);
-  if (rc == JC_OK) rc = net_create(cfg, &net, err);
-  if (rc == JC_OK && !(params = jc_malloc(net->n_params * sizeof *params + 1, err))) rc = JC_ERR_NOMEM;
-  if (rc == JC_OK && !(state = jc_malloc(net->n_state * sizeof *state + 1, err))) rc = JC_ERR_NOMEM;
-  rc = dist_agree(comm, rc, err);
-  if (rc == JC_OK) rc = checkpoint_read(pos[0], net, params, state, NULL, NULL, comm, err);
-  if (rc == JC_OK) rc = dist_agree(comm, net_inference(net, params, state, &inet, &iparams, err), err);
+  float *params = NULL;
+  if (rc == JC_OK) rc = checkpoint_load_net(pos[0], comm, &net, &params, err);
   if (rc == JC_OK) rc = dist_agree(comm, data_open(data_path, net->hp.input, net->n_classes, comm, &d, err), err);
   double acc = 0.0, loss = 0.0;
-  if (rc == JC_OK) rc = predict_run(inet, iparams, d, out, comm, &acc, &loss, err);
+  if (rc == JC_OK) rc = predict_run(net, params, d, out, comm, &acc, &loss, err);
   if (rc == JC_OK)
     cli_printf(comm, "jetcnn predict: %zu jets, accuracy %.4f, loss %.4f -> %s\n", d->n, acc, loss, out);
   data_close(&d);
   free(params);
-  free(state);
-  free(iparams);
-  free(text);
-  net_free(&inet);
   net_free(&net);
   return rc;
 }

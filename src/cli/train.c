@@ -1,7 +1,10 @@
-/* train.c - `jetcnn train CONFIG --train FILE [--val FILE] --out DIR [--set KEY=VALUE ...]`. */
+/* train.c - `jetcnn train CONFIG --train FILE [--val FILE] --out DIR [--set KEY=VALUE ...]`, and what
+ * the user sees while it runs (progress, warnings, epoch results: train_run's events). */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "jetcnn/dist.h"
@@ -22,6 +25,89 @@ static jc_code catch_stop_signals(jc_err *err) {
   if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGUSR1, &sa, NULL) != 0)
     return jc_fail(err, JC_ERR_RUNTIME, "cannot install the SIGTERM/SIGUSR1 handlers");
   return JC_OK;
+}
+
+/* ---- what the user sees while training (train_run's events, rank 0) ---- */
+typedef struct {
+  int mode;         /* 0 none, 1 lines, 2 bar */
+  int profile;      /* --profile: where each epoch's step time went */
+  double last_draw; /* when the bar was last drawn */
+} view;
+
+/* A bar redrawn in place on a terminal, plain lines otherwise. JETCNN_PROGRESS=bar|lines|none
+ * overrides (mpirun hands ranks a pseudo-terminal even when its own output goes to a file,
+ * so the bar is also throttled to two redraws a second). */
+static int progress_mode(void) {
+  const char *env = getenv("JETCNN_PROGRESS");
+  if (env && strcmp(env, "none") == 0) return 0;
+  if (env && strcmp(env, "lines") == 0) return 1;
+  if (env && strcmp(env, "bar") == 0) return 2;
+  return isatty(STDOUT_FILENO) ? 2 : 1;
+}
+
+static void show_step(view *v, const jc_train_event *ev) {
+  const size_t s = ev->step.step, n = ev->steps_per_epoch;
+  const int last = s == n;
+  const double el = ev->step.seconds, rate = el > 0 ? (double)ev->step.jets / el : 0.0;
+  const double eta = s < n && s > 1 ? el / (double)s * (double)(n - s) : 0.0;
+  if (v->mode == 2) {
+    if (!last && MPI_Wtime() - v->last_draw < 0.5) return;
+    v->last_draw = MPI_Wtime();
+    int width = 30, done = (int)((double)width * (double)s / (double)n);
+    printf("\repoch %lld/%ld [%.*s%*s] %zu/%zu loss %.4f acc %.3f %.0f img/s ETA %.0fs   %s", (long long)ev->step.epoch,
+           ev->epochs, done, "##############################", width - done, "", s, n, ev->step.loss, ev->step.acc,
+           rate, eta, last ? "\n" : "");
+  } else if (v->mode == 1 && (s % (n / 10 > 0 ? n / 10 : 1) == 0 || last)) {
+    printf("epoch %lld/%ld step %zu/%zu loss %.4f acc %.3f %.0f img/s ETA %.0fs\n", (long long)ev->step.epoch, ev->epochs,
+           s, n, ev->step.loss, ev->step.acc, rate, eta);
+  }
+}
+
+static void show_epoch(const view *v, const jc_train_event *ev) {
+  const jc_epoch_stats *st = ev->epoch.stats;
+  printf("epoch %lld/%ld: train loss %.4f acc %.4f", (long long)st->epoch, ev->epochs, st->train_loss, st->train_acc);
+  if (st->has_val)
+    printf(" | val loss %.4f acc %.4f AUC %.4f 1/eps_B(0.3) %.1f", st->val.loss, st->val.acc, st->val.auc, st->val.rej30);
+  printf(" | %.0f img/s, %.1f s\n", st->img_per_s, st->seconds);
+  if (v->profile) {
+    double total = ev->epoch.read + ev->epoch.compute + ev->epoch.reduce + ev->epoch.update;
+    printf("  profile (rank 0, this epoch): read %.1f%%  forward+backward %.1f%%  allreduce (incl. waiting for other "
+           "ranks) %.1f%%  optimizer %.1f%%  of %.2f s in steps\n", 100 * ev->epoch.read / total,
+           100 * ev->epoch.compute / total, 100 * ev->epoch.reduce / total, 100 * ev->epoch.update / total, total);
+  }
+}
+
+static void show(const jc_train_event *ev, void *arg) {
+  view *v = arg;
+  switch (ev->kind) {
+  case TRAIN_EV_WARNING:
+    fprintf(stderr, "jetcnn: warning: %s\n", ev->warning);
+    break;
+  case TRAIN_EV_START:
+    printf("jetcnn train: %zu jets (%zu steps of %ld per epoch), %ld epochs, %d rank%s x %d thread%s, %zu parameters\n",
+           ev->start.train_jets, ev->steps_per_epoch, ev->start.batch, ev->epochs, ev->start.ranks,
+           ev->start.ranks > 1 ? "s" : "", ev->start.threads, ev->start.threads > 1 ? "s" : "", ev->start.n_params);
+    break;
+  case TRAIN_EV_RESUME:
+    printf("resuming %s/checkpoint.h5: epoch %lld, step %lld of %zu (optimizer step %lld)%s\n", ev->dir,
+           (long long)ev->resume.epoch, (long long)ev->resume.epoch_step, ev->steps_per_epoch,
+           (long long)ev->resume.step, ev->resume.init_ignored ? "; --init ignored" : "");
+    break;
+  case TRAIN_EV_FINISHED:
+    printf("jetcnn train: %s holds a finished run (%lld epochs); nothing to do\n", ev->dir,
+           (long long)ev->finished_epochs);
+    break;
+  case TRAIN_EV_STEP:
+    if (v->mode != 0) show_step(v, ev);
+    break;
+  case TRAIN_EV_EPOCH:
+    show_epoch(v, ev);
+    break;
+  case TRAIN_EV_DONE:
+    printf("done in %.1f s; checkpoint %s/checkpoint.h5, metrics %s/metrics.csv\n", ev->done_seconds, ev->dir, ev->dir);
+    break;
+  }
+  fflush(stdout);
 }
 
 jc_code cli_train(int argc, char **argv, MPI_Comm comm, jc_err *err) {
@@ -63,6 +149,7 @@ jc_code cli_train(int argc, char **argv, MPI_Comm comm, jc_err *err) {
   if (rc == JC_OK) rc = net_create(cfg, &net, err);
   else config_free(&cfg);
   if (rc == JC_OK) {
+    view v = {progress_mode(), cli_flag(opts, n_opts, "profile"), 0.0};
     jc_train_opts t = {
         .train_path = cli_value(opts, n_opts, "train"),
         .val_path = cli_value(opts, n_opts, "val"),
@@ -70,8 +157,9 @@ jc_code cli_train(int argc, char **argv, MPI_Comm comm, jc_err *err) {
         .init_path = cli_value(opts, n_opts, "init"),
         .force = cli_flag(opts, n_opts, "force"),
         .resume = cli_flag(opts, n_opts, "resume"),
-        .profile = cli_flag(opts, n_opts, "profile"),
         .stop = &stop_signal,
+        .report = show,
+        .report_arg = &v,
     };
     rc = catch_stop_signals(err);
     if (rc == JC_OK) rc = train_run(net, &t, comm, err);
