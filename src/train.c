@@ -58,17 +58,21 @@ static void report(const trainer *t, jc_train_event ev) {
   t->opts->report(&ev, t->opts->report_arg);
 }
 
-/* Name of reduced segment s (a kernel and a bias per layer with weights, then the loss),
- * for error messages: "the gradient of layer03 (conv) kernel". */
+/* Name of reduced segment s (a kernel and a bias per layer with weights, the statistics, then
+ * the micro-batches' batch statistics), for error messages: "the gradient of layer03 (conv)
+ * kernel". */
 static void segment_name(const trainer *t, int s, char *buf, size_t n) {
-  for (int i = 0, weighted = 0; i < t->net->n_layers; i++) {
+  int weighted = 0;
+  for (int i = 0; i < t->net->n_layers; i++) {
     const jc_layer *l = &t->net->layers[i];
     if (l->n_kernel > 0 && weighted++ == s / 2) {
-      snprintf(buf, n, "the gradient of layer%02d (%s) %s", l->index, l->ops->section, s % 2 ? "bias" : "kernel");
+      const char *part = s % 2 ? (l->ops->bias_name ? l->ops->bias_name : "bias")
+                               : (l->ops->kernel_name ? l->ops->kernel_name : "kernel");
+      snprintf(buf, n, "the gradient of layer%02d (%s) %s", l->index, l->ops->section, part);
       return;
     }
   }
-  snprintf(buf, n, "the loss");
+  snprintf(buf, n, s < 2 * weighted + N_STATS ? "the loss" : "a micro-batch's batch norm statistics");
 }
 
 /* ---- one training step ---- */
