@@ -491,6 +491,12 @@ def cmd_layers(a):
         add(f"conv_F{f}_S{s}_P{p}_C{c}_K{k}_{h}x{w}",
             net_section(h, w, c) + f"[conv]\nfilters = {k}\nsize = {f}\nstride = {s}\npad = {p}\n[flatten]\n")
     add("conv_fused_relu", net_section(6, 7, 2) + "[conv]\nfilters = 3\nsize = 3\npad = same\nactivation = relu\n[flatten]\n")
+    # Strides > 1 with more than 16 filters (resnet.cfg's stage entries).
+    for f, s, p in ((3, 2, "same"), (3, 2, 1), (2, 3, "valid"), (4, 2, 2)):
+        add(f"conv_strided_F{f}_S{s}_P{p}_K20", net_section(9, 7, 3, 5) +
+            f"[conv]\nfilters = 20\nsize = {f}\nstride = {s}\npad = {p}\nactivation = relu\n[flatten]\n", n=5)
+    add("conv_strided_bn_train", net_section(8, 8, 4, 4) + "[conv]\nfilters = 24\nsize = 3\nstride = 2\npad = same\n"
+        "batch_normalize = 1\nactivation = relu\n[flatten]\n", n=4, training=True)
     add("conv_fused_softmax_channels",
         net_section(5, 5, 2) + "[conv]\nfilters = 4\nsize = 2\nstride = 2\npad = same\nactivation = softmax\n[flatten]\n")
 

@@ -135,6 +135,11 @@ static const gc_case CASES[] = {
      "[shortcut]\nfrom = -2\nproject = 1\n[avgpool]\nglobal = 1\n"
      "[dense]\nunits = 5\nbatch_normalize = 1\nactivation = tanh\n[dense]\nunits = 3\n",
      "6x6x2", 3, INPUT_AWAY_FROM_ZERO, OBJ_LOSS, 1, 5e-3},
+    /* Strided convolutions with more than 16 filters (resnet.cfg's stage entries). */
+    {"conv F3 S2 same C3 K18 7x9", "[conv]\nfilters = 18\nsize = 3\nstride = 2\npad = same\nactivation = tanh\n"
+     "[flatten]\n", "7x9x3", 3, INPUT_AWAY_FROM_ZERO, OBJ_PROBE, 0, 0},
+    {"conv F2 S3 P1 C2 K17 8x7, batch norm (no bias)", "[conv]\nfilters = 17\nsize = 2\nstride = 3\npad = 1\n"
+     "batch_normalize = 1\n[flatten]\n", "8x7x2", 3, INPUT_AWAY_FROM_ZERO, OBJ_PROBE, 1, 5e-3},
 };
 
 /* ---- a small independent random stream (splitmix64) ---- */
