@@ -439,6 +439,8 @@ void net_ws_free(jc_net_ws **ws) {
   free(w->act);
   free(w->gsum);
   free(w->gtmp[0]); /* the block of the gradient sums too */
+  if (w->saved) free(w->saved[0]);
+  free(w->saved);
   free(w->grad);
   free(w->have);
   free(w->d0);
@@ -454,9 +456,10 @@ jc_net_ws *net_ws_create(const jc_net *net, int max_n, jc_err *err) {
   if (!w) return NULL;
   w->max_n = max_n;
   const int L = net->n_layers;
-  size_t total = 0, shared = 0, biggest = shape_size(net->hp.input), scratch = 1;
+  size_t total = 0, shared = 0, biggest = shape_size(net->hp.input), scratch = 1, saved = 1;
   for (int i = 0; i < L; i++) {
     const jc_layer *l = &net->layers[i];
+    saved += l->ws_saved;
     if (!l->skip) total += shape_size(l->out);
     if (l->readers > 1) shared += shape_size(l->out);
     if (shape_size(l->out) > biggest) biggest = shape_size(l->out);
@@ -468,14 +471,16 @@ jc_net_ws *net_ws_create(const jc_net *net, int max_n, jc_err *err) {
   w->gsum = jc_calloc((size_t)L, sizeof *w->gsum, err);
   w->grad = jc_calloc((size_t)L, sizeof *w->grad, err);
   w->have = jc_calloc((size_t)L, 1, err);
+  w->saved = jc_calloc((size_t)L, sizeof *w->saved, err);
+  if (w->saved) w->saved[0] = jc_malloc(saved * sizeof(float), err);
   /* outputs read by several layers: their gradient sums, then the shares added to them */
   float *sums = shared ? jc_malloc((shared + (size_t)LAYER_MAX_INPUTS * biggest) * n * sizeof(float), err) : NULL;
   w->d0 = jc_malloc(biggest * n * sizeof(float), err);
   w->d1 = jc_malloc(biggest * n * sizeof(float), err);
   w->scratch = jc_malloc(scratch * sizeof(float), err);
   w->dlogits = jc_malloc((size_t)net->n_logits * n * sizeof(float), err);
-  if (!w->act || !w->act[0] || !w->gsum || !w->grad || !w->have || (shared && !sums) || !w->d0 || !w->d1 ||
-      !w->scratch || !w->dlogits) {
+  if (!w->act || !w->act[0] || !w->gsum || !w->grad || !w->have || !w->saved || !w->saved[0] || (shared && !sums) ||
+      !w->d0 || !w->d1 || !w->scratch || !w->dlogits) {
     free(sums);
     net_ws_free(&w);
     return NULL;
@@ -483,8 +488,11 @@ jc_net_ws *net_ws_create(const jc_net *net, int max_n, jc_err *err) {
   w->gtmp[0] = sums; /* owns the block (net_ws_free) */
   for (int s = 1; sums && s < LAYER_MAX_INPUTS; s++) w->gtmp[s] = w->gtmp[s - 1] + biggest * n;
   float *next_sum = sums ? sums + (size_t)LAYER_MAX_INPUTS * biggest * n : NULL, *next_act = w->act[0];
+  float *next_saved = w->saved[0];
   for (int i = 0; i < L; i++) {
     const jc_layer *l = &net->layers[i];
+    w->saved[i] = next_saved; /* (layer 0's is the block's start) */
+    next_saved += l->ws_saved;
     if (l->skip) {
       w->act[i] = w->act[l->src[0]];
     } else {
@@ -522,6 +530,7 @@ const float *net_forward(const jc_net *net, const float *params, jc_net_ws *ws, 
     if (l->skip) continue;
     const float *in[LAYER_MAX_INPUTS];
     inputs_of(l, ws, x, in);
+    ctx.saved = ws->saved[i];
     double t0 = ws->prof ? thread_seconds() : 0.0;
     layer_forward(l, params, in, ws->act[i], n, &ctx);
     if (ws->prof) ws->prof[2 * i] += thread_seconds() - t0;
@@ -562,6 +571,7 @@ void net_backward(const jc_net *net, const float *params, jc_net_ws *ws, const f
     }
     const float *in[LAYER_MAX_INPUTS];
     inputs_of(l, ws, x, in);
+    ctx.saved = ws->saved[i];
     double t0 = ws->prof ? thread_seconds() : 0.0;
     layer_backward(l, params, in, ws->act[i], dy, dx, grads, n, &ctx);
     for (int s = 0; s < l->n_in; s++) {

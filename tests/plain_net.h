@@ -24,13 +24,16 @@ typedef struct {
   float *dx[LAYER_MAX_INPUTS]; /* one layer's input gradients, biggest size */
   float *dinput;      /* dL/d(net input) (n, C, H, W) */
   float *scratch;
+  float **saved;      /* saved[i]: layer i's ws_saved floats (ctx.saved) */
 } plain_net;
 
 static inline void plain_free(const jc_net *net, plain_net *p) {
   for (int i = 0; net && i < net->n_layers; i++) {
     if (p->act) free(p->act[i]);
     if (p->gout) free(p->gout[i]);
+    if (p->saved) free(p->saved[i]);
   }
+  free(p->saved);
   free(p->act);
   free(p->gout);
   free(p->got);
@@ -54,12 +57,14 @@ static inline int plain_create(const jc_net *net, int n, plain_net *p) {
   p->got = calloc((size_t)net->n_layers, 1);
   p->dinput = calloc((size_t)n * shape_size(net->hp.input), sizeof(float));
   p->scratch = calloc(scratch, sizeof(float));
-  int ok = p->act && p->gout && p->got && p->dinput && p->scratch;
+  p->saved = calloc((size_t)net->n_layers, sizeof *p->saved);
+  int ok = p->act && p->gout && p->got && p->dinput && p->scratch && p->saved;
   for (int s = 0; ok && s < LAYER_MAX_INPUTS; s++) ok = (p->dx[s] = calloc((size_t)n * biggest, sizeof(float))) != NULL;
   for (int i = 0; ok && i < net->n_layers; i++) {
     p->act[i] = calloc((size_t)n * shape_size(net->layers[i].out), sizeof(float));
     p->gout[i] = calloc((size_t)n * shape_size(net->layers[i].out), sizeof(float));
-    ok = p->act[i] && p->gout[i];
+    p->saved[i] = calloc(net->layers[i].ws_saved + 1, sizeof(float));
+    ok = p->act[i] && p->gout[i] && p->saved[i];
   }
   return ok;
 }
@@ -72,6 +77,7 @@ static inline const float *plain_forward(const jc_net *net, const float *params,
     const jc_layer *l = &net->layers[i];
     const float *in[LAYER_MAX_INPUTS];
     for (int s = 0; s < l->n_in; s++) in[s] = l->src[s] >= 0 ? p->act[l->src[s]] : x;
+    ctx.saved = p->saved[i];
     layer_forward(l, params, in, p->act[i], p->n, &ctx);
   }
   return p->act[net->n_layers - 1];
@@ -88,6 +94,7 @@ static inline void plain_backward(const jc_net *net, const float *params, const 
     const jc_layer *l = &net->layers[i];
     const float *in[LAYER_MAX_INPUTS];
     for (int s = 0; s < l->n_in; s++) in[s] = l->src[s] >= 0 ? p->act[l->src[s]] : x;
+    ctx.saved = p->saved[i];
     layer_backward(l, params, in, p->act[i], p->gout[i], p->dx, grads, p->n, &ctx);
     for (int s = 0; s < l->n_in; s++) {
       const int src = l->src[s];

@@ -37,6 +37,9 @@ typedef struct {
                           * statistics), read in inference mode; may be NULL for nets without */
   float *batch_stats;    /* training, or NULL: where this micro-batch's batch statistics go
                           * (n_batch_stats floats; a layer writes n_stats at l->stats_offset) */
+  float *saved;          /* l->ws_saved floats of this layer, kept from its forward to its backward
+                          * on the same micro-batch (owned by the caller's workspace; the net's
+                          * functions set it per layer) */
 } jc_ctx;
 
 typedef struct jc_layer jc_layer;
@@ -157,6 +160,8 @@ struct jc_layer {
   size_t offset;            /* kernel offset in the parameter array; bias at offset+n_kernel */
   size_t fan_in;            /* inputs per output unit (initialisation) */
   size_t ws_fixed, ws_per_sample; /* scratch floats: ws_fixed + n * ws_per_sample */
+  size_t ws_saved;                /* floats kept from forward to backward (ctx->saved; batch norm:
+                                   * the micro-batch's mean and 1/std per channel) */
   size_t n_state, state_offset;   /* non-trainable state (running statistics): floats, and their
                                    * offset in the net's state array */
   size_t n_stats, stats_offset;   /* batch statistics one training micro-batch writes (ctx) */

@@ -117,6 +117,7 @@ typedef struct {
   const float **grad; /* during net_backward: where the gradient of output i is */
   unsigned char *have; /* during net_backward: 1 once grad[i] holds a first share */
   float *scratch;
+  float **saved;  /* saved[i]: layer i's ws_saved floats (ctx.saved), or NULL */
   float *dlogits;
   double *prof;   /* NULL, or 2 * n_layers: += thread CPU seconds of layer i forward, backward */
 } jc_net_ws;

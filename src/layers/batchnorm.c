@@ -44,7 +44,8 @@ static jc_code batchnorm_init(jc_layer *l, const jc_section *sec, jc_err *err) {
   l->kernel_shape[0] = (int)C;
   l->fan_in = 1;
   if (!l->affine) l->n_state = l->n_stats = 2 * C; /* running mean, var; batch mean, unbiased var */
-  l->ws_fixed = 2 * C;                             /* the micro-batch's mean and 1/sqrt(var + eps) */
+  l->ws_fixed = 2 * C;                             /* the inference map a, b */
+  if (!l->affine) l->ws_saved = 2 * C;             /* the micro-batch's mean and 1/sqrt(var + eps) */
   l->flops = 2.0 * (double)shape_size(l->in);
   snprintf(l->label, sizeof l->label, "batchnorm");
   return JC_OK;
@@ -215,8 +216,8 @@ static void batchnorm_forward(const jc_layer *l, const float *params, const floa
       if (stats) stats[k] = x[k], stats[C + k] = 0.0f;
     }
     apply_affine(x, y, n, C, hw, a, beta, l->relu_out);
-  } else {
-    float *mean = a, *inv = b;
+  } else { /* the statistics stay in ctx->saved for backward */
+    float *mean = ctx->saved, *inv = mean + C;
     batch_stats(x, n, C, hw, c->eps, mean, inv, stats ? stats + C : NULL);
     if (stats) memcpy(stats, mean, (size_t)C * sizeof *stats);
     for (int i = 0; i < n; i++)
@@ -235,14 +236,12 @@ static void batchnorm_forward(const jc_layer *l, const float *params, const floa
  * (sums over the micro-batch's n*hw values of the channel, in double). */
 static void batchnorm_backward(const jc_layer *l, const float *params, const float *x, const float *y,
                                const float *dy, float *dx, float *grads, int n, const jc_ctx *ctx) {
-  const bn_cfg *c = l->cfg;
   const int C = l->in.c, hw = l->in.h * l->in.w;
   const long m = (long)n * hw;
   const float *gamma = params + l->offset;
   float *dgamma = grads + l->offset, *dbeta = dgamma + C;
-  float *mean = ctx->ws, *invs = mean + C;
+  const float *mean = ctx->saved, *invs = mean + C; /* as this micro-batch's forward computed them */
   const int batch = ctx->training && !l->affine;
-  if (batch && m >= 2) batch_stats(x, n, C, hw, c->eps, mean, invs, NULL);
   for (int k = 0; k < C; k++) {
     float mu = 0.0f, inv = 1.0f, s = gamma[k];
     if (batch && m >= 2) mu = mean[k], inv = invs[k], s = gamma[k] * inv;
