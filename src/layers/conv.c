@@ -50,6 +50,8 @@ typedef struct {
   corr_geom g, gt;
   int wino;              /* 1: 3x3 with many channels: Winograd F(2x2, 3x3) for all three parts */
   wino_geom wf, wd, wx;  /* its tiles: of the output (forward; dW), of dx */
+  int32_t *taps;         /* im2col path: tap t = fy F + fx of output q = oy Wo + ox reads pixel
+                          * taps[t Ho Wo + q] of its channel plane (-1: padding); in this block */
   float zero_bias[];     /* K zeros: the bias of a layer without one (no_bias, batch_normalize = 1) */
 } conv_cfg;
 
@@ -254,13 +256,23 @@ static jc_code conv_init(jc_layer *l, const jc_section *sec, jc_err *err) {
     return jc_fail(err, JC_ERR_USAGE,
                    "%s: [conv] kernel %ldx%ld does not fit the %dx%d input (padding %d,%d): output would be empty",
                    cfg_where(sec, "size").s, f, f, l->in.h, l->in.w, ph_total, pw_total);
-  conv_cfg *c = calloc(1, sizeof *c + (size_t)k * sizeof(float));
+  const size_t n_taps = (size_t)f * (size_t)f * (size_t)ho * (size_t)wo;
+  conv_cfg *c = calloc(1, sizeof *c + (size_t)k * sizeof(float) + n_taps * sizeof(int32_t));
   if (!c) return jc_fail(err, JC_ERR_NOMEM, "out of memory");
   c->k = (int)k;
   c->f = (int)f;
   c->s = (int)s;
   c->pad_top = pt;
   c->pad_left = pl;
+  c->taps = (int32_t *)(c->zero_bias + k);
+  for (int fy = 0; fy < f; fy++)
+    for (int fx = 0; fx < f; fx++)
+      for (int oy = 0; oy < ho; oy++)
+        for (int ox = 0; ox < wo; ox++) {
+          const int iy = oy * (int)s + fy - pt, ix = ox * (int)s + fx - pl;
+          c->taps[(((size_t)fy * f + fx) * ho + oy) * wo + ox] =
+              iy >= 0 && iy < l->in.h && ix >= 0 && ix < l->in.w ? iy * l->in.w + ix : -1;
+        }
   l->cfg = c;
   int pb = ph_total - pt, pr = pw_total - pl;
   /* Where the direct correlation beats im2col + sgemm (measured, docs/performance.md): with
@@ -317,63 +329,32 @@ static jc_code conv_init(jc_layer *l, const jc_section *sec, jc_err *err) {
   return JC_OK;
 }
 
-/* Output columns [*lo, *hi) whose input column ix = ox*S + fx - pl lies inside [0, W). */
-static void valid_span(int W, int S, int fx, int pl, int Wo, int *lo, int *hi) {
-  int a = pl - fx, b = W - 1 + pl - fx; /* need a <= ox*S <= b */
-  *lo = a > 0 ? (a + S - 1) / S : 0;
-  *hi = b < 0 ? 0 : b / S + 1;
-  if (*hi > Wo) *hi = Wo;
-  if (*lo > *hi) *lo = *hi;
+/* x (C,H,W) -> cols (C*F*F, Ho*Wo); zero outside the image. Through the tap table: a select
+ * of gathered loads, no bounds arithmetic per row. */
+static void im2col(const float *x, int C, int HW, const int32_t *taps, int FF, int hw, float *cols) {
+  for (int c = 0; c < C; c++) {
+    const float *plane = x + (size_t)c * HW;
+    for (int t = 0; t < FF; t++) {
+      const int32_t *idx = taps + (size_t)t * hw;
+      float *row = cols + ((size_t)c * FF + t) * hw;
+      for (int q = 0; q < hw; q++) row[q] = idx[q] >= 0 ? plane[idx[q]] : 0.0f;
+    }
+  }
 }
 
-/* x (C,H,W) -> cols (C*F*F, Ho*Wo); zero outside the image. */
-static void im2col(const float *x, int C, int H, int W, int F, int S, int pt, int pl, int Ho, int Wo,
-                   float *cols) {
-  for (int c = 0; c < C; c++)
-    for (int fy = 0; fy < F; fy++)
-      for (int fx = 0; fx < F; fx++) {
-        float *row = cols + ((size_t)(c * F + fy) * F + fx) * (size_t)(Ho * Wo);
-        int lo, hi;
-        valid_span(W, S, fx, pl, Wo, &lo, &hi);
-        for (int oy = 0; oy < Ho; oy++) {
-          int iy = oy * S + fy - pt;
-          float *dst = row + (size_t)oy * Wo;
-          if (iy < 0 || iy >= H) {
-            memset(dst, 0, (size_t)Wo * sizeof *dst);
-            continue;
-          }
-          const float *src = x + ((size_t)c * H + iy) * W + fx - pl;
-          for (int ox = 0; ox < lo; ox++) dst[ox] = 0.0f;
-          if (S == 1) /* short rows: a loop beats a memcpy call */
-            for (int ox = lo; ox < hi; ox++) dst[ox] = src[ox];
-          else
-            for (int ox = lo; ox < hi; ox++) dst[ox] = src[ox * S];
-          for (int ox = hi; ox < Wo; ox++) dst[ox] = 0.0f;
-        }
-      }
-}
-
-/* dcols (C*F*F, Ho*Wo) -> dx (C,H,W), accumulating overlapping windows. */
-static void col2im(const float *cols, int C, int H, int W, int F, int S, int pt, int pl, int Ho, int Wo,
-                   float *dx) {
-  memset(dx, 0, (size_t)C * H * W * sizeof *dx);
-  for (int c = 0; c < C; c++)
-    for (int fy = 0; fy < F; fy++)
-      for (int fx = 0; fx < F; fx++) {
-        const float *row = cols + ((size_t)(c * F + fy) * F + fx) * (size_t)(Ho * Wo);
-        int lo, hi;
-        valid_span(W, S, fx, pl, Wo, &lo, &hi);
-        for (int oy = 0; oy < Ho; oy++) {
-          int iy = oy * S + fy - pt;
-          if (iy < 0 || iy >= H) continue;
-          float *dst = dx + ((size_t)c * H + iy) * W + fx - pl;
-          const float *src = row + (size_t)oy * Wo;
-          if (S == 1)
-            for (int ox = lo; ox < hi; ox++) dst[ox] += src[ox];
-          else
-            for (int ox = lo; ox < hi; ox++) dst[ox * S] += src[ox];
-        }
-      }
+/* dcols (C*F*F, Ho*Wo) -> dx (C,H,W), accumulating overlapping windows (taps in order, so the
+ * additions to a pixel come in the same order as a loop over fy, fx, oy, ox). */
+static void col2im(const float *cols, int C, int HW, const int32_t *taps, int FF, int hw, float *dx) {
+  memset(dx, 0, (size_t)C * HW * sizeof *dx);
+  for (int c = 0; c < C; c++) {
+    float *plane = dx + (size_t)c * HW;
+    for (int t = 0; t < FF; t++) {
+      const int32_t *idx = taps + (size_t)t * hw;
+      const float *row = cols + ((size_t)c * FF + t) * hw;
+      for (int q = 0; q < hw; q++)
+        if (idx[q] >= 0) plane[idx[q]] += row[q];
+    }
+  }
 }
 
 /* Direct path. x (n,C,H,W), w (K,C,F,F), b (K) -> y (n,K,Ho,Wo) */
@@ -438,7 +419,7 @@ static void conv_forward(const jc_layer *l, const float *params, const float *x,
       to_grid(xi, C, H, W, &c->g, grid);
       im2col_grid(grid, &c->g, C, c->f, Ho, Wo, cols);
     } else {
-      im2col(xi, C, H, W, c->f, c->s, c->pad_top, c->pad_left, Ho, Wo, cols);
+      im2col(xi, C, H * W, c->taps, c->f * c->f, hw, cols);
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, hw, cff, 1.0f, w, cff, cols, hw, 1.0f, yi, hw);
     if (l->relu_out)
@@ -517,7 +498,7 @@ static void conv_backward(const jc_layer *l, const float *params, const float *x
       if (c->corr)
         im2col_grid(grid, g, C, F, Ho, Wo, cols);
       else
-        im2col(xi, C, H, W, F, c->s, c->pad_top, c->pad_left, Ho, Wo, cols);
+        im2col(xi, C, H * W, c->taps, F * F, hw, cols);
       /* dw (K, cff) += dy (K, hw) . cols^T (hw, cff) */
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, cff, hw, 1.0f, dyi, hw, cols, hw, 1.0f, dw, cff);
     }
@@ -531,7 +512,7 @@ static void conv_backward(const jc_layer *l, const float *params, const float *x
     } else {
       /* dcols (cff, hw) = w^T (cff, K) . dy (K, hw) */
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cff, hw, K, 1.0f, w, cff, dyi, hw, 0.0f, cols, hw);
-      col2im(cols, C, H, W, F, c->s, c->pad_top, c->pad_left, Ho, Wo, dxi);
+      col2im(cols, C, H * W, c->taps, F * F, hw, dxi);
     }
   }
   if (dw_direct)
