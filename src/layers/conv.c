@@ -256,7 +256,9 @@ static jc_code conv_init(jc_layer *l, const jc_section *sec, jc_err *err) {
     return jc_fail(err, JC_ERR_USAGE,
                    "%s: [conv] kernel %ldx%ld does not fit the %dx%d input (padding %d,%d): output would be empty",
                    cfg_where(sec, "size").s, f, f, l->in.h, l->in.w, ph_total, pw_total);
-  const size_t n_taps = (size_t)f * (size_t)f * (size_t)ho * (size_t)wo;
+  const int pb = ph_total - pt, pr = pw_total - pl;
+  const int corr = s == 1 && pt < f && pl < f && pb < f && pr < f; /* see below */
+  const size_t n_taps = corr ? 0 : (size_t)f * (size_t)f * (size_t)ho * (size_t)wo; /* the im2col table */
   conv_cfg *c = calloc(1, sizeof *c + (size_t)k * sizeof(float) + n_taps * sizeof(int32_t));
   if (!c) return jc_fail(err, JC_ERR_NOMEM, "out of memory");
   c->k = (int)k;
@@ -265,7 +267,7 @@ static jc_code conv_init(jc_layer *l, const jc_section *sec, jc_err *err) {
   c->pad_top = pt;
   c->pad_left = pl;
   c->taps = (int32_t *)(c->zero_bias + k);
-  for (int fy = 0; fy < f; fy++)
+  for (int fy = 0; !corr && fy < f; fy++)
     for (int fx = 0; fx < f; fx++)
       for (int oy = 0; oy < ho; oy++)
         for (int ox = 0; ox < wo; ox++) {
@@ -274,12 +276,11 @@ static jc_code conv_init(jc_layer *l, const jc_section *sec, jc_err *err) {
               iy >= 0 && iy < l->in.h && ix >= 0 && ix < l->in.w ? iy * l->in.w + ix : -1;
         }
   l->cfg = c;
-  int pb = ph_total - pt, pr = pw_total - pl;
   /* Where the direct correlation beats im2col + sgemm (measured, docs/performance.md): with
    * few filters everywhere (a GEMM with M = K <= 16 is mostly empty tiles); with many
    * filters only for dX, and forward with >= 64 taps, on images of >= 100 output pixels
    * (dW and tiny images stay with sgemm). */
-  c->corr = s == 1 && pt < f && pl < f && pb < f && pr < f;
+  c->corr = corr;
   const int few = k <= 16, big = (long)ho * wo >= 100, deep = l->in.c * f * f >= 64;
   c->fwd_direct = c->corr && (few || (big && deep));
   c->dw_direct = c->corr && few;
