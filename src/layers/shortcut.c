@@ -79,25 +79,28 @@ static void shortcut_forward(const jc_layer *l, const float *params, const float
   const jc_shape a = l->in_shape[0], bs = l->in_shape[1];
   const size_t ysz = shape_size(a), xsz = shape_size(bs), total = (size_t)n * ysz;
   const int K = a.c, C = bs.c, hw = a.h * a.w;
-  if (!c->project) {
-    for (size_t j = 0; j < total; j++) y[j] = x[0][j] + x[1][j];
-  } else {
-    const float *w = params + l->offset, *b = w + l->n_kernel;
-    for (int i = 0; i < n; i++) {
-      const float *x0 = x[0] + (size_t)i * ysz, *x1 = x[1] + (size_t)i * xsz;
-      float *yi = y + (size_t)i * ysz;
-      for (int k = 0; k < K; k++)
-        for (int p = 0; p < hw; p++) yi[(size_t)k * hw + p] = x0[(size_t)k * hw + p] + b[k];
-      if (c->stride > 1) {
-        subsample(x1, C, bs.h, bs.w, c->stride, a.h, a.w, ctx->ws);
-        x1 = ctx->ws;
-      }
-      /* y (K, hw) += w (K, C) . x1 (C, hw) */
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, hw, C, 1.0f, w, C, x1, hw, 1.0f, yi, hw);
+  if (!c->project) { /* the sum and the fused ReLU in one pass */
+    for (size_t j = 0; j < total; j++) {
+      float v = x[0][j] + x[1][j];
+      y[j] = l->relu_out && !(v > 0.0f) ? 0.0f : v;
     }
+    return;
   }
-  if (l->relu_out)
-    for (size_t j = 0; j < total; j++) y[j] = y[j] > 0.0f ? y[j] : 0.0f;
+  const float *w = params + l->offset, *b = w + l->n_kernel;
+  for (int i = 0; i < n; i++) {
+    const float *x0 = x[0] + (size_t)i * ysz, *x1 = x[1] + (size_t)i * xsz;
+    float *yi = y + (size_t)i * ysz;
+    for (int k = 0; k < K; k++)
+      for (int p = 0; p < hw; p++) yi[(size_t)k * hw + p] = x0[(size_t)k * hw + p] + b[k];
+    if (c->stride > 1) {
+      subsample(x1, C, bs.h, bs.w, c->stride, a.h, a.w, ctx->ws);
+      x1 = ctx->ws;
+    }
+    /* y (K, hw) += w (K, C) . x1 (C, hw) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, hw, C, 1.0f, w, C, x1, hw, 1.0f, yi, hw);
+    if (l->relu_out)
+      for (size_t j = 0; j < ysz; j++) yi[j] = yi[j] > 0.0f ? yi[j] : 0.0f;
+  }
 }
 
 /* dz = dy (masked by y > 0 with relu_out); dx[0] = dz; dx[1] = dz, or with the projection
@@ -109,12 +112,14 @@ static void shortcut_backward(const jc_layer *l, const float *params, const floa
   const size_t ysz = shape_size(a), xsz = shape_size(bs), total = (size_t)n * ysz;
   const int K = a.c, C = bs.c, hw = a.h * a.w, S = c->stride;
   const float *dz = dy;
-  float *xs = ctx->ws, *dxs = xs + (size_t)C * hw, *masked = c->project ? dxs + (size_t)C * hw : ctx->ws;
+  float *xs = ctx->ws, *dxs = xs + (size_t)C * hw;
+  /* the masked gradient straight into dx[0] when there is one (else into the scratch) */
+  float *masked = dx[0] ? dx[0] : c->project ? dxs + (size_t)C * hw : ctx->ws;
   if (l->relu_out) {
     for (size_t j = 0; j < total; j++) masked[j] = y[j] > 0.0f ? dy[j] : 0.0f;
     dz = masked;
   }
-  if (dx[0]) memcpy(dx[0], dz, total * sizeof *dz);
+  if (dx[0] && dz != dx[0]) memcpy(dx[0], dz, total * sizeof *dz);
   if (!c->project) {
     if (dx[1]) memcpy(dx[1], dz, total * sizeof *dz);
     return;
