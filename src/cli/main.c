@@ -1,10 +1,18 @@
-/* main.c - `jetcnn CMD ...`: set up MPI and HDF5, dispatch to the subcommand, and turn its
- * error value into one message (printed by rank 0) and an exit code. The only place that exits. */
+/* main.c - `jetcnn CMD ...`: check the CPU, set up MPI and HDF5, dispatch to the subcommand,
+ * and turn its error value into one message (printed by rank 0) and an exit code. The only
+ * place that exits. Compiled for baseline x86-64 like src/cpu_check.c (CMakeLists.txt): the
+ * CPU check runs first, before any code built for the target's instruction set. */
 #include <omp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "jetcnn/cpu.h"
+
+#if defined(__x86_64__) && (defined(__SSE3__) || defined(__AVX__) || defined(__BMI__))
+#error "main.c must be compiled for baseline x86-64 (CMakeLists.txt: JETCNN_BASELINE_FLAGS)"
+#endif
 #include "jetcnn/dist.h"
 #include "jetcnn/h5io.h"
 
@@ -35,6 +43,13 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+  /* First, on every rank and before MPI: a binary built for another CPU would die with SIGILL
+   * somewhere later. JETCNN_TEST_CPU_LACKS="avx2 fma" plays a CPU without those (tests only). */
+  jc_err cpu_err = {JC_OK, ""};
+  if (cpu_check(getenv("JETCNN_TEST_CPU_LACKS"), &cpu_err) != JC_OK) {
+    fprintf(stderr, "jetcnn: error: %s\n", cpu_err.msg);
+    return JC_ERR_RUNTIME;
+  }
   int provided = 0;
   /* SERIALIZED: the training prefetch thread reads HDF5 (MPI-IO) while the main thread
    * computes; never two threads in MPI at once. Without it, prefetch is off. */
@@ -54,7 +69,7 @@ int main(int argc, char **argv) {
     if (rank == 0) usage(argc < 2 ? stderr : stdout);
     rc = argc < 2 ? JC_ERR_USAGE : JC_OK;
   } else if (strcmp(argv[1], "--version") == 0) {
-    if (rank == 0) printf("jetcnn %s\n", JETCNN_VERSION);
+    if (rank == 0) printf("jetcnn %s\nbuilt with %s for:%s\n", JETCNN_VERSION, cpu_build_target, cpu_build_features);
   } else {
     const command *cmd = NULL;
     for (int i = 0; i < N_COMMANDS; i++)
