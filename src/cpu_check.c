@@ -147,14 +147,43 @@ int cpu_has(const char *name, const char *pretend_missing) {
 }
 
 static int has_cb(const char *name, void *pretend) { return cpu_has(name, pretend); }
+static int built_for(const char *name, void *unused) { return list_has(cpu_build_features, name, strlen(name)); }
+
+/* The x86-64 micro-architecture levels (psABI): each adds these features to the one before. */
+static const char *const LEVELS[][9] = {
+    {"x86-64", "sse", "sse2", NULL},
+    {"x86-64-v2", "sse3", "ssse3", "sse4.1", "sse4.2", "popcnt", NULL},
+    {"x86-64-v3", "avx", "avx2", "bmi", "bmi2", "f16c", "fma", "lzcnt", "movbe"},
+    {"x86-64-v4", "avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl", NULL},
+};
+enum { N_LEVELS = 4, LEVEL_WIDTH = 9 };
+
+/* A feature set as "x86-64-vN + the features beyond it" into out. */
+static void describe(int (*has)(const char *, void *), void *ctx, char *out, size_t n) {
+  int level = -1;
+  for (int l = 0; l < N_LEVELS; l++) {
+    int all = 1;
+    for (int k = 1; k < LEVEL_WIDTH && LEVELS[l][k]; k++) all &= has(LEVELS[l][k], ctx) != 0;
+    if (!all) break;
+    level = l;
+  }
+  size_t used = (size_t)snprintf(out, n, "%s", level >= 0 ? LEVELS[level][0] : "less than x86-64");
+  int extras = 0;
+  for (int i = 0; i < N_FEATURES && used < n; i++) {
+    int in_level = 0;
+    for (int l = 0; l <= level; l++)
+      for (int k = 1; k < LEVEL_WIDTH && LEVELS[l][k]; k++) in_level |= strcmp(LEVELS[l][k], FEATURES[i].name) == 0;
+    if (!in_level && has(FEATURES[i].name, ctx))
+      used += (size_t)snprintf(out + used, n - used, "%s%s", extras++ ? " " : (level >= 0 ? " + " : ": "),
+                               FEATURES[i].name);
+  }
+}
 
 jc_code cpu_check(const char *pretend_missing, jc_err *err) {
-  char missing[512], have[512] = "", brand[64], host[256] = "?";
+  char missing[512], need[512], have[512], brand[64], host[256] = "?";
   if (cpu_missing(cpu_build_features, has_cb, (void *)pretend_missing, missing, sizeof missing) == 0) return JC_OK;
-  size_t used = 0;
-  for (int i = 0; i < N_FEATURES && used < sizeof have; i++)
-    if (cpu_has(FEATURES[i].name, pretend_missing))
-      used += (size_t)snprintf(have + used, sizeof have - used, "%s%s", used ? " " : "", FEATURES[i].name);
+  describe(built_for, NULL, need, sizeof need);
+  describe(has_cb, (void *)pretend_missing, have, sizeof have);
   cpu_brand(brand, sizeof brand);
   if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "?");
   host[sizeof host - 1] = '\0';
@@ -164,9 +193,9 @@ jc_code cpu_check(const char *pretend_missing, jc_err *err) {
     err->code = JC_ERR_RUNTIME;
     snprintf(err->msg, sizeof err->msg,
              "this CPU cannot run this jetcnn binary (it would stop with SIGILL): the binary was compiled with %s "
-             "and needs%s; this CPU (%s, host %s) lacks %s; it has %s. Build jetcnn for the compute nodes "
+             "for %s; this CPU (%s, host %s) has %s and lacks %s. Build jetcnn for the compute nodes "
              "(docs/cluster.md, \"A binary for the compute nodes\")",
-             cpu_build_target, cpu_build_features, brand, host, missing, have[0] ? have : "none of them");
+             cpu_build_target, need, brand, host, have, missing);
   }
   return JC_ERR_RUNTIME;
 }

@@ -109,14 +109,19 @@ static void test_check(void) {
   if (!last) return;
   char name[32], lacks[64];
   snprintf(name, sizeof name, "%s", last + 1);
-  snprintf(lacks, sizeof lacks, "lacks %s;", name);
+  snprintf(lacks, sizeof lacks, "lacks %s.", name);
   CHECK(cpu_check(name, &err) == JC_ERR_RUNTIME, "pretending %s is missing fails the check", name);
   CHECK(strstr(err.msg, lacks) != NULL, "message says '%s': %s", lacks, err.msg);
   CHECK(strstr(err.msg, cpu_build_target) != NULL, "message names the build's flags '%s': %s", cpu_build_target,
         err.msg);
-  CHECK(strstr(err.msg, "needs sse sse2") != NULL, "message lists what the binary needs: %s", err.msg);
-  CHECK(strstr(err.msg, "; it has sse sse2") != NULL, "message lists what the CPU has: %s", err.msg);
+  CHECK(strstr(err.msg, " for x86-64") != NULL, "message says what the binary needs (x86-64 level + more): %s",
+        err.msg);
+  CHECK(strstr(err.msg, " has x86-64") != NULL, "message says what the CPU has: %s", err.msg);
   printf("message: %s\n", err.msg);
+  /* Without sse2 the CPU is below the x86-64 baseline; the features it has are listed. */
+  CHECK(cpu_check("sse2", &err) == JC_ERR_RUNTIME && strstr(err.msg, "has less than x86-64: sse sse3") &&
+            strstr(err.msg, "lacks sse2."),
+        "pretending sse2 is missing: %s", err.msg);
 }
 
 int main(void) {

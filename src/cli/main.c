@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "jetcnn/agree.h"
 #include "jetcnn/cpu.h"
 
 #if defined(__x86_64__) && (defined(__SSE3__) || defined(__AVX__) || defined(__BMI__))
@@ -64,26 +65,29 @@ int main(int argc, char **argv) {
 
   jc_err err;
   jc_err_clear(&err);
-  jc_code rc = JC_OK;
-  if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+  /* Every rank must run the same command: a rank started with another one (or none, or
+   * --help) would leave the others waiting in their first collective. */
+  const char *word = argc < 2 ? "" : argv[1];
+  const command *cmd = NULL;
+  for (int i = 0; i < N_COMMANDS; i++)
+    if (strcmp(word, COMMANDS[i].name) == 0) cmd = &COMMANDS[i];
+  jc_code rc = agree_text(comm, "the command (first argument)", word, JC_OK, JC_ERR_USAGE, &err);
+  if (rc != JC_OK) {
+    /* reported below */
+  } else if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
     if (rank == 0) usage(argc < 2 ? stderr : stdout);
     rc = argc < 2 ? JC_ERR_USAGE : JC_OK;
   } else if (strcmp(argv[1], "--version") == 0) {
     if (rank == 0) printf("jetcnn %s\nbuilt with %s for:%s\n", JETCNN_VERSION, cpu_build_target, cpu_build_features);
+  } else if (!cmd) {
+    rc = jc_fail(&err, JC_ERR_USAGE, "unknown command '%s' (see 'jetcnn --help')", argv[1]);
   } else {
-    const command *cmd = NULL;
-    for (int i = 0; i < N_COMMANDS; i++)
-      if (strcmp(argv[1], COMMANDS[i].name) == 0) cmd = &COMMANDS[i];
-    if (!cmd) {
-      rc = jc_fail(&err, JC_ERR_USAGE, "unknown command '%s' (see 'jetcnn --help')", argv[1]);
-    } else {
-      if (provided < MPI_THREAD_FUNNELED && rank == 0)
-        fprintf(stderr, "jetcnn: warning: MPI provides thread level %d < FUNNELED\n", provided);
-      rc = cmd->run(argc - 1, argv + 1, comm, &err);
-    }
-    if (rc != JC_OK && rank == 0)
-      fprintf(stderr, "jetcnn: %s%s\n", rc == JC_EXIT_REQUEUE ? "" : "error: ", err.msg);
+    if (provided < MPI_THREAD_FUNNELED && rank == 0)
+      fprintf(stderr, "jetcnn: warning: MPI provides thread level %d < FUNNELED\n", provided);
+    rc = cmd->run(argc - 1, argv + 1, comm, &err);
   }
+  if (rc != JC_OK && err.msg[0] && rank == 0)
+    fprintf(stderr, "jetcnn: %s%s\n", rc == JC_EXIT_REQUEUE ? "" : "error: ", err.msg);
   fflush(stdout);
   fflush(stderr);
   MPI_Finalize();

@@ -529,7 +529,7 @@ static jc_code parse_args(int argc, char **argv, MPI_Comm comm, roc_args *a, int
       [OPT_LABEL] = {"label", 1, "NAME", "name of the curve of each file, in order (default: the file path); repeatable"},
   };
   memset(a, 0, sizeof *a);
-  JC_TRY(cli_parse(argc, argv, opts, N_OPTS, a->files, 1, CLI_MAX_VALUES, &a->n_files, help, err));
+  JC_TRY(cli_parse(comm, argc, argv, opts, N_OPTS, a->files, 1, CLI_MAX_VALUES, &a->n_files, help, err));
   if (*help) {
     cli_print_help(comm, USAGE, DESCRIPTION, opts, N_OPTS);
     return JC_OK;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "jetcnn/agree.h"
 #include "jetcnn/dist.h"
 #include "jetcnn/train.h"
 
@@ -38,7 +39,7 @@ jc_code cli_train(int argc, char **argv, MPI_Comm comm, jc_err *err) {
   const int n_opts = (int)(sizeof opts / sizeof opts[0]);
   const char *pos[1];
   int n_pos = 0, help = 0;
-  jc_code rc = cli_parse(argc, argv, opts, n_opts, pos, 1, 1, &n_pos, &help, err);
+  jc_code rc = cli_parse(comm, argc, argv, opts, n_opts, pos, 1, 1, &n_pos, &help, err);
   if (rc == JC_OK && help) {
     cli_print_help(comm, "[mpirun -np P] jetcnn train CONFIG --train FILE [--val FILE] --out DIR [options]",
                    "Train the model defined by CONFIG. The config's batch is the global batch: P ranks each\n"
@@ -58,10 +59,19 @@ jc_code cli_train(int argc, char **argv, MPI_Comm comm, jc_err *err) {
     rc = jc_fail(err, JC_ERR_USAGE, "train: --out DIR is required (see 'jetcnn train --help')");
   jc_config *cfg = NULL;
   jc_net *net = NULL;
-  if (rc == JC_OK) rc = config_load(pos[0], &cfg, err);
-  for (int i = 0; rc == JC_OK && i < opts[3].count; i++) rc = config_set_net(cfg, opts[3].values[i], err);
+  if (rc == JC_OK) { /* the command line was agreed on: every rank is here */
+    rc = config_load(pos[0], &cfg, err);
+    for (int i = 0; rc == JC_OK && i < opts[3].count; i++) rc = config_set_net(cfg, opts[3].values[i], err);
+    rc = agree_config(comm, cfg, rc, err);
+  }
   if (rc == JC_OK) rc = net_create(cfg, &net, err);
   else config_free(&cfg);
+  /* The inputs, by content, before the trainer opens them collectively. */
+  if (rc == JC_OK)
+    rc = agree_h5_input(comm, "--train", cli_value(opts, n_opts, "train"), AGREE_IMAGE_DATASETS, AGREE_LABELS, err);
+  if (rc == JC_OK && cli_value(opts, n_opts, "val"))
+    rc = agree_h5_input(comm, "--val", cli_value(opts, n_opts, "val"), AGREE_IMAGE_DATASETS, AGREE_LABELS, err);
+  if (rc == JC_OK && cli_value(opts, n_opts, "init")) rc = agree_file(comm, "--init", cli_value(opts, n_opts, "init"), err);
   if (rc == JC_OK) {
     jc_train_opts t = {
         .train_path = cli_value(opts, n_opts, "train"),
