@@ -19,6 +19,7 @@
 #include "jetcnn/loss.h"
 #include "jetcnn/optim.h"
 #include "jetcnn/roc.h"
+#include "jetcnn/steptime.h"
 
 /* Statistics carried at the end of every gradient row, reduced with the gradients. */
 enum { STAT_LOSS, STAT_CORRECT, STAT_SAMPLES, N_STATS };
@@ -306,7 +307,8 @@ static jc_code prepare_run_dir(const trainer *t, jc_err *err) {
   return rc;
 }
 
-#define METRICS_HEADER "epoch,step,lr,train_loss,train_acc,val_loss,val_acc,val_auc,val_rej30,img_per_s,seconds\n"
+#define METRICS_HEADER \
+  "epoch,step,lr,train_loss,train_acc,val_loss,val_acc,val_auc,val_rej30,img_per_s,seconds," STEPTIME_CSV_HEADER "\n"
 
 /* DIR/metrics.csv holding t->metrics (the rows so far: a resumed run drops rows written after
  * its checkpoint), left open for appending. */
@@ -589,17 +591,22 @@ jc_code train_run(jc_net *net, const jc_train_opts *opts, MPI_Comm comm, jc_err 
     }
     if (rc != JC_OK) break;
     double seconds = now() - t0;
+    jc_steptime ranks; /* which rank computes slowest, which waits longest (steptime.h) */
+    rc = steptime_gather(comm, t.t_read + t.t_compute, t.t_reduce, &ranks, err);
+    if (rc != JC_OK) break;
     val_stats vs = {NAN, NAN, NAN, NAN};
     if (t.val) rc = validate(&t, &vs, err);
     if (rc != JC_OK) break;
     /* The row joins the log saved in the checkpoint, and reaches metrics.csv after it. */
-    char row[512];
+    char row[1024];
     double lr = optim_lr(hp, t.step > 0 ? t.step - 1 : 0, (int64_t)t.plan->n_steps);
     int len = snprintf(row, sizeof row, "%lld,%lld,%.6g,%.6f,%.6f,", (long long)epoch + 1, (long long)t.step, lr,
                        sums[0] / sums[2], sums[1] / sums[2]);
     if (t.val) len += snprintf(row + len, sizeof row - (size_t)len, "%.6f,%.6f,%.6f,%.4f,", vs.loss, vs.acc, vs.auc, vs.rej30);
     else len += snprintf(row + len, sizeof row - (size_t)len, ",,,,");
-    snprintf(row + len, sizeof row - (size_t)len, "%.1f,%.3f\n", timed / seconds, seconds);
+    len += snprintf(row + len, sizeof row - (size_t)len, "%.1f,%.3f,", timed / seconds, seconds);
+    len += steptime_csv(&ranks, row + len, sizeof row - (size_t)len);
+    snprintf(row + len, sizeof row - (size_t)len, "\n");
     rc = metrics_append(&t, row, err);
     const double none[3] = {0, 0, 0};
     if (rc == JC_OK) rc = save(&t, epoch + 1, 0, none, err);
@@ -617,6 +624,9 @@ jc_code train_run(jc_net *net, const jc_train_opts *opts, MPI_Comm comm, jc_err 
                "other ranks) %.1f%%  optimizer %.1f%%  of %.2f s in steps\n",
                100 * t.t_read / total, 100 * t.t_compute / total, 100 * t.t_reduce / total, 100 * t.t_update / total,
                total);
+        char line[512];
+        steptime_format(&ranks, line, sizeof line);
+        printf("%s\n", line);
       }
       fflush(stdout);
     }

@@ -9,17 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "gen_check.h"
 #include "jetcnn/cpu.h"
-
-static int failures = 0;
-#define CHECK(cond, ...)            \
-  do {                              \
-    if (!(cond)) {                  \
-      printf("FAIL: " __VA_ARGS__); \
-      printf("\n");                 \
-      failures++;                   \
-    }                               \
-  } while (0)
 
 /* A made-up CPU: has exactly the words of the space-separated list ctx. */
 static int fake_has(const char *name, void *ctx) {
@@ -128,7 +119,6 @@ int main(void) {
   test_missing();
   test_has();
   test_check();
-  if (failures) printf("%d failure(s)\n", failures);
-  else printf("all CPU-check tests passed (build: %s, needs%s)\n", cpu_build_target, cpu_build_features);
-  return failures ? 1 : 0;
+  printf("build: %s, needs%s\n", cpu_build_target, cpu_build_features);
+  return check_report("test_cpu_check");
 }
