@@ -83,7 +83,7 @@ jc_code cli_train(int argc, char **argv, MPI_Comm comm, jc_err *err) {
         .profile = cli_flag(opts, n_opts, "profile"),
         .stop = &stop_signal,
     };
-    rc = catch_stop_signals(err);
+    rc = dist_agree(comm, catch_stop_signals(err), err); /* a rank that cannot must not be left out */
     if (rc == JC_OK) rc = train_run(net, &t, comm, err);
   }
   net_free(&net);
