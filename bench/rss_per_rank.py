@@ -118,7 +118,7 @@ def peak_rss(p, n):
     for s in sets:
         cmd += ["--set", s]
     r = run(cmd, f"train on {n} jets with {p} ranks")
-    kb = [int(x) for x in re.findall(rf"^{MARK} (\d+)$", r.stderr, re.M)]
+    kb = [int(x) for x in re.findall(rf"{MARK} (\d+)", r.stderr)]  # ranks' lines may arrive joined
     if len(kb) != p:
         sys.exit(f"rss_per_rank.py: expected {p} RSS reports, got {len(kb)}:\n{r.stderr}")
     return max(kb) * 1024, min(kb) * 1024
