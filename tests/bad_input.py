@@ -977,8 +977,11 @@ def _(ctx):
 
 def lacks_last_feature():
     """The last instruction-set feature the binary was built for (jetcnn --version)."""
-    out = subprocess.run([JETCNN, "--version"], capture_output=True, text=True, check=True).stdout
-    return re.search(r"for:.* (\S+)\s*$", out, re.M).group(1)
+    r = subprocess.run([JETCNN, "--version"], capture_output=True, text=True)
+    m = re.search(r"for:.* (\S+)\s*$", r.stdout, re.M)  # the exit status may be a sanitizer's at exit
+    if not m:
+        raise CannotRun(f"jetcnn --version names no features (exit {r.returncode}): {r.stdout}{r.stderr[-500:]}")
+    return m.group(1)
 
 
 CPU_MSG = (r"this CPU cannot run this jetcnn binary \(it would stop with SIGILL\): the binary was compiled with .* "
