@@ -61,6 +61,18 @@ signal_lead() {
   [[ $spec =~ @([0-9]+)$ ]] && echo "${BASH_REMATCH[1]}"
 }
 
+# lead_plan LEFT LEAD: the time-limit plan at job start, from the seconds LEFT before the limit
+# and the LEAD of the checkpoint signal (either may be empty: unknown). Prints "keep" (SLURM's
+# signal leaves at least half the time to train), "adapt NEW_LEAD" (checkpoint NEW_LEAD s before
+# the end, a tenth of the time left and at least 30 s, by the script's own timer) or "refuse"
+# (less than 20 s would be left to train).
+lead_plan() {
+  local left=$1 lead=$2 new
+  if [ -z "$left" ] || [ -z "$lead" ] || [ $((2 * lead)) -le "$left" ]; then echo keep; return; fi
+  new=$((left / 10 > 30 ? left / 10 : 30))
+  if [ $((left - new)) -lt 20 ]; then echo refuse; else echo "adapt $new"; fi
+}
+
 # checkpoint_id DIR: identity of DIR/checkpoint.h5 (inode, size, mtime; every checkpoint is a new
 # file renamed into place), or "none"
 checkpoint_id() {
@@ -92,20 +104,21 @@ LEFT=$(seconds "$(squeue -h -j "$SLURM_JOB_ID" -o %L 2>/dev/null)")
 LEAD=$(signal_lead)
 IGNORE_USR1_UNTIL=0
 timer=""
-if [ -n "$LEFT" ] && [ -n "$LEAD" ] && [ $((2 * LEAD)) -gt "$LEFT" ]; then
-  NEW_LEAD=$((LEFT / 10 > 30 ? LEFT / 10 : 30))
-  if [ $((LEFT - NEW_LEAD)) -lt 30 ]; then
+PLAN=$(lead_plan "$LEFT" "$LEAD")
+case $PLAN in
+  refuse)
     echo "jobs: the time limit leaves ${LEFT} s, too little to train and checkpoint; submit with a longer --time" >&2
-    exit 2
-  fi
-  # SLURM sends its USR1 LEAD s before the end, i.e. at once or soon, and checks time limits only
-  # every 30-60 s: ignore a USR1 until a minute after that moment. The script's own timer sends USR2.
-  IGNORE_USR1_UNTIL=$((START + (LEFT > LEAD ? LEFT - LEAD : 0) + 60))
-  say "the checkpoint signal comes ${LEAD} s before the end (--signal) but only ${LEFT} s are left:" \
-      "checkpointing ${NEW_LEAD} s before the end instead (ignoring SLURM's early USR1)"
-  ( sleep $((LEFT - NEW_LEAD)) & s=$!; trap 'kill $s 2>/dev/null; exit 0' TERM; wait $s && kill -USR2 $$ ) &
-  timer=$!
-fi
+    exit 2 ;;
+  adapt*)
+    NEW_LEAD=${PLAN#adapt }
+    # SLURM sends its USR1 LEAD s before the end, i.e. at once or soon, and checks time limits only
+    # every 30-60 s: ignore a USR1 until a minute after that moment. The script's own timer sends USR2.
+    IGNORE_USR1_UNTIL=$((START + (LEFT > LEAD ? LEFT - LEAD : 0) + 60))
+    say "the checkpoint signal comes ${LEAD} s before the end (--signal) but only ${LEFT} s are left:" \
+        "checkpointing ${NEW_LEAD} s before the end instead (ignoring SLURM's early USR1)"
+    ( sleep $((LEFT - NEW_LEAD)) & s=$!; trap 'kill $s 2>/dev/null; exit 0' TERM; wait $s && kill -USR2 $$ ) &
+    timer=$! ;;
+esac
 
 # ---- requeue bookkeeping (state kept in the run directory) ----
 STATE=$OUT/requeue.state

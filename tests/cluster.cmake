@@ -16,7 +16,7 @@ set_tests_properties(cluster_up PROPERTIES FIXTURES_SETUP cluster TIMEOUT 90)
 set_tests_properties(cluster_down PROPERTIES FIXTURES_CLEANUP cluster TIMEOUT 90)
 
 # case -> timeout (s); the measured times on 2 cores are in docs/cluster.md
-set(CLUSTER_CASES multinode 240 kill 240 link 240 policy 180 array 240)
+set(CLUSTER_CASES multinode 240 kill 240 link 240 policy 180 array 240 slow 240)
 while(CLUSTER_CASES)
   list(POP_FRONT CLUSTER_CASES case timeout)
   jetcnn_test(cluster_${case} ${timeout}

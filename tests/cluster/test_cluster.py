@@ -25,6 +25,7 @@ started by the ctest fixture cluster_up). One case per run:
 A missing tool is a failure, never a skip.
 """
 import argparse
+import csv
 import json
 import os
 import re
@@ -262,8 +263,8 @@ def case_multinode():
 # ---------------------------------------------------------------------------------------------
 def node_loss(mode, launcher):
     """Kill (mode kill) or cut off (mode link) node n3 mid-epoch; the job requeues and resumes on n1, n2."""
-    train = toy("train.h5", 4000, 5)
-    epochs = 4 if mode == "kill" else 2
+    train = toy("train.h5", 3000, 5)
+    epochs = 3 if mode == "kill" else 2
     args = ["--set", f"epochs={epochs}", "--set", "checkpoint_every=4"]
     ref, _ = reference("1proc", train, args)
     job = submit("train-multinode.sbatch", ["--nodes=2-3", "--cpus-per-task=1", "--time=30"], train, args,
@@ -317,6 +318,9 @@ def node_loss(mode, launcher):
         resumed_on_two = re.search(r"restart 1\) on [^:]*: 2 nodes x 1 ranks", text) is not None
     check(resumed_on_two, f"restart 1 ({t_restart:.1f} s after the loss) runs on the two nodes left: "
           f"{(re.findall(r'restart 1.*', text) or ['?'])[0]}")
+    if mode == "link":  # the link comes back while the job runs on two nodes
+        subprocess.run(["ip", "link", "set", C.veth[i3], "up"], check=True)
+        t_back = time.time()
     if mode == "kill":
         # now the other way: n3 comes back; a USR1 checkpoints, requeues, and the job resumes on 3 nodes
         back = restore_node(i3)
@@ -337,10 +341,11 @@ def node_loss(mode, launcher):
     check(os.path.exists(ck) and weights(ck) == ref,
           "final weights and optimizer state byte-identical to the uninterrupted 1-process run")
     if mode == "link":
-        back = restore_node(i3)
+        restore_node(i3)
+        back = time.time() - t_back
         gone = wait_no_ranks(run, 60)
-        check(gone is not None, f"link back: node n3 idle after {back:.1f} s, and no rank of the first run is left "
-              f"({(back + (gone or 60)):.1f} s after the link came back)")
+        check(gone is not None, f"link back: node n3 idle {back:.1f} s after the link came back, and no rank of the "
+              f"first run is left ({(back + (gone or 60)):.1f} s after)")
     check(not jetcnn_pids(run), "no jetcnn process of this job is left on any node")
     log(f"node loss ({mode}, {launcher}): job ended {ended:.1f} s after the loss, ran again after {t_restart:.1f} s")
 
@@ -389,7 +394,9 @@ def case_policy():
           "--time=1 with --signal=B:USR1@600: the script adapts the lead to 30 s")
     check(after is not None and 20 <= after <= 40,
           f"the first run got its USR1 {after} s after it started (SLURM's early one ignored, its own at ~30 s)")
-    check("checkpointed" in text or "requeueing job" in text, "then exit 75 and requeue")
+    check("requeueing job" in text, "then exit 75 and requeue")
+    log("SLURM's own early USR1 " + ("came and was ignored" if "ignoring SLURM's early USR1" in text else
+                                     "did not come before the script's own signal"))
     C.run(["scancel", j_time])
     info, took = wait_done(j_loop, 120)
     text = job_log(j_loop)
@@ -438,8 +445,9 @@ def case_array():
          if os.path.exists(os.path.join(d, "checkpoint.h5"))}
     check(w.get(1) == refs[1], "task 1 (2 ranks, srun): weights and optimizer state equal the 1-process run of seed 1")
     text = job_log(f"{job}_2")
-    check(infos[2].get("Restarts") == "1" and re.search(r"checkpointed at epoch \d, step \d+", text) is not None
-          and "--resume" in text, "task 2: checkpointed on USR1, requeued itself and resumed (--resume)")
+    check(infos[2].get("Restarts") == "1" and re.search(r"stopped by SIGUSR1: checkpointed at epoch \d, step \d+", text)
+          is not None and "to resume (exit 75)" in text and re.search(r"restart 1\).*\n.*--resume", text) is not None,
+          "task 2: checkpointed on USR1 (exit 75), requeued itself, restart 1 resumed (--resume)")
     check(w.get(2) == refs[2], "task 2: final weights and optimizer state byte-identical to seed 2 uninterrupted")
     check(len({w.get(t, (b"", b""))[0] for t in (1, 2, 3)}) == 3, "the three seeds trained three different nets")
     scores = []
@@ -458,11 +466,69 @@ def case_array():
 
 
 # ---------------------------------------------------------------------------------------------
+PROFILE_RE = re.compile(r"^  ranks: compute \(read\+forward\+backward\) min ([0-9.]+) s, max ([0-9.]+) s on rank (\d+) "
+                        r"\(([^)]+)\); allreduce wait min ([0-9.]+) s, max ([0-9.]+) s on rank (\d+) \(([^)]+)\)$", re.M)
+
+
+def timing_run(train, what, slow):
+    """3 nodes x 1 rank with --profile while `slow` (a context manager) acts; the last epoch's row of
+    metrics.csv (dict) and the job's `ranks:` profile lines."""
+    # 384 / 64 = 6 micro-batches per step, 2 for each of the 3 ranks; few steps, so that compute
+    # rather than the busy-waiting allreduce of 3 ranks on 2 cores fills the epoch
+    args = ["--set", "epochs=1", "--set", "batch=384", "--set", "micro_batch=64", "--profile"]
+    job = submit("train-multinode.sbatch", ["--nodes=3", "--cpus-per-task=1", "--time=30"], train, args,
+                 ranks_per_node=1)
+    with slow as s:
+        info, took = wait_done(job, 180)
+    text = job_log(job)
+    if not check(completed(info), f"{what}: job {job} {info.get('JobState')} exit {info.get('ExitCode')} in "
+                 f"{took or 0:.1f} s"):
+        print(text[-3000:])
+    path = os.path.join(run_dir(job), "metrics.csv")
+    rows = list(csv.DictReader(open(path))) if os.path.exists(path) else []
+    lines = [m.group(0) for m in PROFILE_RE.finditer(text)]
+    for line in lines:
+        log(f"{what}: --profile says:{line}")
+    return (rows[-1] if rows else {}), PROFILE_RE.findall(text), s, job
+
+
 def case_slow():
-    """Harness for issue 12's "Seeing a slow node": slow n2's ranks (CPU quota) or n3's link (tc tbf)
-    and look for the slow rank and host in metrics.csv and --profile. The per-rank columns are
-    written by the C side (docs in /work/notes/cluster-core-interface.md)."""
-    check(False, "slow-node check: waiting for the per-rank timing columns of the C side")
+    """Issue 12, "Seeing a slow node". A slow node: n2's rank (rank 1) limited to 10 % of a CPU (cgroup CPU
+    quota, else SIGSTOP/SIGCONT): metrics.csv and --profile must name rank 1 on host n2 as the one with
+    the largest compute time, and another rank as the one waiting longest. A slow link: n3's veth
+    limited to 20 Mbit/s each way (tc tbf): the time must appear as allreduce wait on every rank
+    (at least half of steps x gradient bytes / rate), with compute flat (below that wait)."""
+    train = toy("train.h5", 2000, 5)
+    row, prof, s, job = timing_run(train, "slow node n2", vcluster.Slowdown(C, 1, 0.1))
+    log(f"slow node: {s.how}, ranks slowed: {sorted(s.pids)}; metrics.csv: " +
+        ", ".join(f"{k}={row.get(k)}" for k in ("compute_min_s", "compute_max_s", "compute_max_rank", "compute_max_host",
+                                               "wait_min_s", "wait_max_s", "wait_max_rank", "wait_max_host")))
+    check(len(s.pids) == 1, f"the rank on n2 was slowed ({len(s.pids)} process)")
+    check(row.get("compute_max_rank") == "1" and row.get("compute_max_host") == "n2",
+          f"metrics.csv names rank 1 on n2 as the slowest in compute: rank {row.get('compute_max_rank')} "
+          f"host {row.get('compute_max_host')}")
+    check(row.get("wait_max_rank") not in (None, "1"),
+          f"metrics.csv: a fast rank waited longest in the allreduce (rank {row.get('wait_max_rank')} "
+          f"host {row.get('wait_max_host')})")
+    check(bool(prof) and prof[-1][2] == "1" and prof[-1][3] == "n2" and prof[-1][6] != "1",
+          f"--profile names rank 1 (n2) for the compute max and another rank for the wait max: {prof[-1:]}")
+
+    rate_bits = 20e6
+    ck = os.path.join(run_dir(job), "checkpoint.h5")
+    grad_bytes = (n_params(ck) if os.path.exists(ck) else 0) * 8
+    row, prof, _, _ = timing_run(train, "slow link n3", vcluster.SlowLink(C, 2, "20mbit"))
+    steps = 2000 // 384
+    floor = steps * grad_bytes / (rate_bits / 8)
+    log(f"slow link: at least {steps} steps x {grad_bytes} B / 20 Mbit/s = {floor:.1f} s of transfer per epoch")
+    try:
+        wait_min, compute_max = float(row["wait_min_s"]), float(row["compute_max_s"])
+    except (KeyError, ValueError):
+        wait_min = compute_max = None
+    check(wait_min is not None and wait_min >= 0.5 * floor,
+          f"metrics.csv: every rank waited in the allreduce >= {0.5 * floor:.1f} s (wait_min_s {wait_min})")
+    check(wait_min is not None and compute_max < wait_min,
+          f"metrics.csv: compute stays below the wait (compute_max_s {compute_max} < wait_min_s {wait_min})")
+    check(bool(prof) and float(prof[-1][4]) >= 0.5 * floor, f"--profile shows the wait on every rank: {prof[-1:]}")
 
 
 CASES = {"multinode": case_multinode, "kill": lambda: node_loss("kill", "srun"),

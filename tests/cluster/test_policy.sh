@@ -35,6 +35,16 @@ expect "seconds 08:09"       "$(seconds 08:09)"       489
 expect "seconds UNLIMITED"   "$(seconds UNLIMITED)"   ""
 expect "seconds (empty)"     "$(seconds '')"          ""
 
+# lead_plan LEFT LEAD (seconds)
+expect "12 h limit, 600 s lead"           "$(lead_plan 43200 600)"  keep
+expect "20 min limit, 600 s lead"         "$(lead_plan 1200 600)"   keep
+expect "--time=10 with the 600 s lead"    "$(lead_plan 600 600)"    "adapt 60"
+expect "--time=11 with the 600 s lead"    "$(lead_plan 660 600)"    "adapt 66"
+expect "--time=1 with the 600 s lead"     "$(lead_plan 59 600)"     "adapt 30"
+expect "49 s left"                        "$(lead_plan 49 600)"     refuse
+expect "time left unknown"                "$(lead_plan '' 600)"     keep
+expect "no --signal"                      "$(lead_plan 600 '')"     keep
+
 # signal_lead: JETCNN_SIGNAL_LEAD, SBATCH_SIGNAL, else the script's #SBATCH --signal line
 script=$(mktemp)
 printf '#!/bin/bash\n#SBATCH --nodes=1\n#SBATCH --signal=B:USR1@600   # comment\n' >"$script"

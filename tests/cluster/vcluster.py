@@ -23,6 +23,7 @@ unshare), slurm-wlm and munge (.ci/install-deps.sh installs them).
 Used by tests/cluster/*.py through the Cluster class (Cluster.attach(state) for a running one).
 """
 import argparse
+import glob
 import json
 import os
 import shutil
@@ -31,6 +32,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 REGISTRY = "/run/jetcnn-cluster"       # slot-K.json: who owns slot K (a tmpfs: gone at reboot)
@@ -154,6 +156,11 @@ def teardown_slot(k, tmp=None, log=print):
         pids += _pids_with_env(b"SLURM_CONF=" + conf.encode() + b"\0")
         pids += [p for p in (_read_pid(os.path.join(tmp, f)) for f in ("slurmctld.pid", "munge/munged.pid")) if p]
     killed = _kill_all(pids)
+    for d in _cgroup_dirs(k):
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
     for ns in n["netns"]:
         if os.path.exists(f"/run/netns/{ns}"):
             _sh(["ip", "netns", "del", ns], check=False)
@@ -212,6 +219,136 @@ def _free_port():
     p = s.getsockname()[1]
     s.close()
     return p
+
+
+# ---- slowing one node down (issue 12, "Seeing a slow node") ----
+def _cgroup_dirs(k):
+    """Where slot k's CPU-limit cgroups live: cgroup v2 (cpu.max) or v1 (cpu.cfs_quota_us)."""
+    return glob.glob(f"/sys/fs/cgroup/jcc{k}-*") + glob.glob(f"/sys/fs/cgroup/cpu/jcc{k}-*")
+
+
+def _cgroup_for(name, share):
+    """A cgroup limited to `share` of one CPU, or None when neither cgroup v2's cpu controller (at
+    the root, already enabled) nor v1's cpu hierarchy is available. Nothing else is changed."""
+    period = 10000   # a short period throttles the compute itself, not only the MPI busy-wait after it
+    quota = max(1000, int(share * period))
+    v2 = "/sys/fs/cgroup/cgroup.controllers"
+    try:
+        if os.path.exists(v2):
+            with open("/sys/fs/cgroup/cgroup.subtree_control") as f:
+                if "cpu" not in f.read().split():
+                    return None
+            d = f"/sys/fs/cgroup/{name}"
+            os.makedirs(d, exist_ok=True)
+            with open(f"{d}/cpu.max", "w") as f:
+                f.write(f"{quota} {period}")
+            return d
+        if os.path.isdir("/sys/fs/cgroup/cpu"):
+            d = f"/sys/fs/cgroup/cpu/{name}"
+            os.makedirs(d, exist_ok=True)
+            with open(f"{d}/cpu.cfs_period_us", "w") as f:
+                f.write(str(period))
+            with open(f"{d}/cpu.cfs_quota_us", "w") as f:
+                f.write(str(quota))
+            return d
+    except OSError:
+        return None
+    return None
+
+
+class Slowdown:
+    """Slow the jetcnn ranks of node i to `share` of one CPU while the context lasts: a cgroup CPU
+    quota when the machine has one, else SIGSTOP/SIGCONT in 20 ms cycles. A thread adds ranks as
+    they appear. `how` says which mechanism, `pids` which ranks were slowed."""
+
+    def __init__(self, cluster, i, share):
+        self.c, self.i, self.share = cluster, i, share
+        self.cg = _cgroup_for(f"jcc{cluster.slot}-{cluster.nodes[i]}-slow", share)
+        self.how = f"cgroup {self.cg} ({share:.0%} of a CPU)" if self.cg else \
+            f"SIGSTOP/SIGCONT duty cycle ({share:.0%} running)"
+        self.pids = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _ranks(self):
+        out = []
+        for p in pids_in_netns([self.c.netns[self.i]]):
+            try:
+                with open(f"/proc/{p}/comm") as f:
+                    if f.read().strip() == "jetcnn":
+                        out.append(p)
+            except OSError:
+                pass
+        return out
+
+    def _run(self):
+        on = True
+        while not self._stop.is_set():
+            for p in self._ranks():
+                if p not in self.pids:
+                    self.pids.add(p)
+                    if self.cg:
+                        try:
+                            with open(f"{self.cg}/cgroup.procs", "w") as f:
+                                f.write(str(p))
+                        except OSError:
+                            pass
+            if self.cg:
+                self._stop.wait(0.05)
+                continue
+            sig = signal.SIGCONT if on else signal.SIGSTOP
+            for p in self.pids:
+                try:
+                    os.kill(p, sig)
+                except ProcessLookupError:
+                    pass
+            self._stop.wait(0.02 * (self.share if on else 1 - self.share))
+            on = not on
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        for p in self.pids:
+            try:
+                os.kill(p, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        if self.cg:
+            parent = os.path.dirname(self.cg)
+            try:
+                with open(f"{self.cg}/cgroup.procs") as f:
+                    left = f.read().split()
+                for p in left:  # back to where they came from (the root of the hierarchy)
+                    with open(f"{parent}/cgroup.procs", "w") as f:
+                        f.write(p)
+                os.rmdir(self.cg)
+            except OSError:
+                pass
+        return False
+
+
+class SlowLink:
+    """Limit node i's link to `rate` (e.g. "20mbit") in both directions with tc tbf while the
+    context lasts: on the bridge side of its veth (traffic to the node) and on eth0 inside the
+    node's namespace (traffic from it)."""
+
+    def __init__(self, cluster, i, rate):
+        self.c, self.i, self.rate = cluster, i, rate
+        self.tbf = ["tbf", "rate", rate, "burst", "32kbit", "latency", "400ms"]
+
+    def __enter__(self):
+        _sh(["tc", "qdisc", "add", "dev", self.c.veth[self.i], "root", *self.tbf])
+        _sh(["ip", "netns", "exec", self.c.netns[self.i], "tc", "qdisc", "add", "dev", "eth0", "root", *self.tbf])
+        return self
+
+    def __exit__(self, *exc):
+        _sh(["tc", "qdisc", "del", "dev", self.c.veth[self.i], "root"], check=False)
+        _sh(["ip", "netns", "exec", self.c.netns[self.i], "tc", "qdisc", "del", "dev", "eth0", "root"], check=False)
+        return False
 
 
 class Cluster:
@@ -390,7 +527,7 @@ MpiDefault=pmix
 SchedulerParameters=sched_interval=1,bf_interval=1
 ReturnToService=2
 JobRequeue=1
-KillWait=5
+KillWait=3
 MinJobAge=600
 # node loss: a node that does not answer for SlurmdTimeout seconds is set DOWN and its jobs
 # are killed (and requeued: JobRequeue=1); MessageTimeout bounds each RPC
