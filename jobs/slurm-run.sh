@@ -180,7 +180,8 @@ case $LAUNCHER in
           LAUNCH=(srun --mpi=pmix --kill-on-bad-exit=1 --nodelist="$ALIVE" --nodes="$NODES" --ntasks="$NP"
                   --ntasks-per-node="$RPN" --cpus-per-task="$OMP_NUM_THREADS" ${JETCNN_SRUN_ARGS---cpu-bind=cores}) ;;
   mpirun) LAUNCH=(mpirun -np "$NP" --host "$(sed "s/\([^,]*\)/\1:$RPN/g" <<<"$ALIVE")"
-                  --map-by "ppr:$RPN:node:PE=$OMP_NUM_THREADS" --bind-to core ${JETCNN_MPIRUN_ARGS-}) ;;
+                  --map-by "ppr:$RPN:node:PE=$OMP_NUM_THREADS" --bind-to "${JETCNN_MPIRUN_BIND:-core}"
+                  ${JETCNN_MPIRUN_ARGS-}) ;;
   *)      echo "jobs: LAUNCHER must be srun or mpirun, not '$LAUNCHER'" >&2; exit 2 ;;
 esac
 TRAIN_CMD=("$JETCNN" train "$CONFIG" --train "$TRAIN" --out "$OUT")

@@ -5,11 +5,11 @@ started by the ctest fixture cluster_up). One case per run:
   multinode  jobs/train-multinode.sbatch, 3 nodes x 1 and 3 x 2 ranks, under srun --mpi=pmix and
              under mpirun: weights byte-identical to a 1-process run; every veth link carried at
              least steps x gradient bytes each way (the ranks talked over TCP between nodes)
-  kill       mid-epoch, node n3's slurmd and ranks get SIGKILL: the job ends within 60 s, no rank
+  kill       (--launcher srun|mpirun) mid-epoch, node n3's slurmd and ranks get SIGKILL: the job ends within 60 s, no rank
              is left, the newest checkpoint is intact, the job requeues and resumes on the two
              nodes left (--nodes=2-3); then n3 comes back, the job is signalled (USR1) and
              resumes on all three: weights byte-identical to the uninterrupted run
-  link       mid-epoch, n3's link is cut (veth down): the job ends within SlurmdTimeout + 60 s,
+  link       (--launcher srun|mpirun) mid-epoch, n3's link is cut (veth down): the job ends within SlurmdTimeout + 60 s,
              requeues, resumes on two nodes, finishes byte-identical; once the link is back, no
              rank of the first run is left
   policy     the requeue policy end to end, with a stand-in for jetcnn (three jobs side by side):
@@ -50,9 +50,10 @@ ap.add_argument("--jetcnn", required=True)
 ap.add_argument("--source", required=True, help="the jetcnn checkout (jobs/, tests/)")
 ap.add_argument("--state", required=True, help="the running cluster's state directory (cluster.json)")
 ap.add_argument("--workdir", required=True)
+ap.add_argument("--launcher", choices=["srun", "mpirun"], default="srun", help="for kill and link (default srun)")
 A = ap.parse_args()
 T0 = time.time()
-WORK = os.path.join(os.path.abspath(A.workdir), A.case)
+WORK = os.path.join(os.path.abspath(A.workdir), A.case + ("-" + A.launcher if A.case in ("kill", "link") else ""))
 shutil.rmtree(WORK, ignore_errors=True)
 os.makedirs(WORK)
 RUNS = os.path.join(WORK, "runs")
@@ -267,8 +268,10 @@ def node_loss(mode, launcher):
     epochs = 3 if mode == "kill" else 2
     args = ["--set", f"epochs={epochs}", "--set", "checkpoint_every=4"]
     ref, _ = reference("1proc", train, args)
+    # the three nodes share this machine's cores: mpirun's default --bind-to core would put the three
+    # ranks (rank 0 of each node) on the same core
     job = submit("train-multinode.sbatch", ["--nodes=2-3", "--cpus-per-task=1", "--time=30"], train, args,
-                 launcher=launcher, ranks_per_node=1)
+                 launcher=launcher, ranks_per_node=1, extra_env={"JETCNN_MPIRUN_BIND": "none"})
     run = run_dir(job)
     info, _ = wait_job(job, lambda i: i.get("JobState") == "RUNNING", 60, "running")
     check(info.get("NodeList") == "n[1-3]", f"job {job} started on all three nodes: {info.get('NodeList')}")
@@ -289,13 +292,22 @@ def node_loss(mode, launcher):
         subprocess.run(["ip", "link", "set", C.veth[i3], "down"], check=True)
         log(f"link of node n3 cut ({C.veth[i3]} down) after checkpoint step {step}")
     limit = 60 if mode == "kill" else vcluster.SLURMD_TIMEOUT + 60
-    # the first run has ended once the job is requeued (by slurm-run.sh or by slurmctld)
-    info, took = wait_job(job, lambda i: int(i.get("Restarts", "0")) >= 1, limit + 30, "requeued")
-    ended = time.time() - t_loss
-    check(took is not None and ended <= limit, f"{mode}: the job ended and requeued {ended:.1f} s after the node loss "
-          f"(limit {limit} s)")
-    gone = wait_no_ranks(run, 30) if mode == "kill" else None
+    # the first run has ended once the job is requeued (by slurm-run.sh or by slurmctld); meanwhile
+    # note when the last rank on the nodes that are left (n1, n2) is gone
+    survivors = [p for p in jetcnn_pids(run) if p not in vcluster.pids_in_netns([C.netns[i3]])]
+    ranks_gone = ended = None
+    while time.time() - t_loss < limit + 30 and (ranks_gone is None or ended is None):
+        if ranks_gone is None and not any(os.path.exists(f"/proc/{p}") for p in survivors):
+            ranks_gone = round(time.time() - t_loss, 1)
+        if ended is None and int(C.job(job).get("Restarts", "0")) >= 1:
+            ended = time.time() - t_loss
+        time.sleep(0.1)
+    ended = ended if ended is not None else time.time() - t_loss
+    check(ended <= limit and ranks_gone is not None and ranks_gone <= limit,
+          f"{mode}: the job ended and requeued {ended:.1f} s after the node loss (limit {limit} s); "
+          f"the ranks on n1, n2 were gone after {ranks_gone} s")
     if mode == "kill":
+        gone = wait_no_ranks(run, 30)
         check(gone is not None, f"no rank of the first run left {ended + (gone or 30):.1f} s after the kill")
     steps_now = checkpoint_steps(run)
     ck = os.path.join(run, "checkpoint.h5")
@@ -347,7 +359,8 @@ def node_loss(mode, launcher):
         check(gone is not None, f"link back: node n3 idle {back:.1f} s after the link came back, and no rank of the "
               f"first run is left ({(back + (gone or 60)):.1f} s after)")
     check(not jetcnn_pids(run), "no jetcnn process of this job is left on any node")
-    log(f"node loss ({mode}, {launcher}): job ended {ended:.1f} s after the loss, ran again after {t_restart:.1f} s")
+    log(f"node loss ({mode}, {launcher}): ranks on n1, n2 gone after {ranks_gone} s, job requeued after {ended:.1f} s, "
+        f"ran again after {t_restart:.1f} s")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -531,8 +544,8 @@ def case_slow():
     check(bool(prof) and float(prof[-1][4]) >= 0.5 * floor, f"--profile shows the wait on every rank: {prof[-1:]}")
 
 
-CASES = {"multinode": case_multinode, "kill": lambda: node_loss("kill", "srun"),
-         "link": lambda: node_loss("link", "srun"), "policy": case_policy, "array": case_array, "slow": case_slow}
+CASES = {"multinode": case_multinode, "kill": lambda: node_loss("kill", A.launcher),
+         "link": lambda: node_loss("link", A.launcher), "policy": case_policy, "array": case_array, "slow": case_slow}
 try:
     CASES[A.case]()
 finally:

@@ -4,7 +4,7 @@
     vcluster.py start [--state DIR] [--manual]   start it, print how to use it
     vcluster.py stop  [--state DIR]              stop it and remove everything it created
     vcluster.py status [--state DIR]             sinfo of the running cluster
-    vcluster.py env   [--state DIR]              `export SLURM_CONF=...` for a shell (eval it)
+    vcluster.py env   [--state DIR]              `export SLURM_CONF=... JETCNN_NET=...` (eval it)
 
 What it creates (all of it removed by `stop`, also after a failure; a cluster whose owner
 process has died is removed by the next `start`):
@@ -619,7 +619,7 @@ def main():
     try:
         if a.action == "start":
             c.start("manual" if a.manual else (a.owner_pid or os.getppid()))
-            print(f"export SLURM_CONF={c.conf}")
+            print(f"export SLURM_CONF={c.conf} JETCNN_NET={c.subnet}.0/24")
         elif a.action == "stop":
             if os.path.exists(c.state_file):
                 c.attach()
@@ -629,7 +629,7 @@ def main():
             print(c.run(["sinfo", "-N", "-l"]).stdout)
         else:
             c.attach()
-            print(f"export SLURM_CONF={c.conf}")
+            print(f"export SLURM_CONF={c.conf} JETCNN_NET={c.subnet}.0/24")
     except RuntimeError as e:
         print(f"vcluster: {e}", file=sys.stderr)
         return 1
