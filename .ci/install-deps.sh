@@ -9,6 +9,7 @@ PACKAGES=(
   libhdf5-openmpi-dev hdf5-tools
   libopenblas-dev libopenblas-openmp-dev
   libinih-dev
+  libonnx-dev protobuf-c-compiler libprotobuf-c-dev python3-onnx   # jetcnn export: ONNX schema, protoc-c, checker
   python3 python3-numpy python3-h5py python3-matplotlib python3-sklearn python3-torch
   python3-pandas python3-tables
   clang libclang-rt-14-dev libomp-dev   # libFuzzer build (tests/fuzz): clang, its fuzzer runtime, OpenMP

@@ -2,6 +2,7 @@
 
 Uses only Debian's python3-numpy, python3-h5py and python3-matplotlib (Agg backend).
 """
+import json
 import os
 import sys
 
@@ -51,6 +52,20 @@ def read_scores(h5py, path):
     if not np.isin(label, (0, 1)).all() or label.min() == label.max():
         raise ValueError(f"{path}: dataset /label must hold both 0 (QCD) and 1 (top)")
     return score, label, extra
+
+
+def read_roc_json(path):
+    """The metrics of a `jetcnn roc --json` file (format jetcnn-roc-1) as a dict."""
+    if not os.path.isfile(path):
+        raise ValueError(f"{path}: no such file")
+    try:
+        with open(path) as f:
+            metrics = json.load(f)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not JSON ({exc})")
+    if not isinstance(metrics, dict) or metrics.get("format") != "jetcnn-roc-1":
+        raise ValueError(f"{path}: not a 'jetcnn roc --json' file (format jetcnn-roc-1)")
+    return metrics
 
 
 def roc_exact(score, label):

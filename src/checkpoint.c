@@ -173,7 +173,15 @@ static jc_code read_checked(hid_t loc, const char *path, const char *where, cons
       snprintf(got + strlen(got), sizeof got - strlen(got), "%s%llu", d ? "," : "", (unsigned long long)dims[d]);
     return jc_fail(err, JC_ERR_DATA, "%s: dataset %s has shape (%s) but the config expects (%s)", path, full, got, want);
   }
-  return h5io_read_full(loc, path, full, H5T_NATIVE_FLOAT, out, err);
+  JC_TRY(h5io_read_full(loc, path, full, H5T_NATIVE_FLOAT, out, err));
+  /* A NaN or Inf weight would give NaN scores in predict and a hopeless --init: refuse it. */
+  size_t n = 1;
+  for (int d = 0; d < nd; d++) n *= (size_t)dims[d];
+  for (size_t i = 0; i < n; i++)
+    if (!isfinite(out[i]))
+      return jc_fail(err, JC_ERR_DATA, "%s: dataset %s holds a non-finite value (%s at index %zu): the checkpoint is "
+                     "damaged or comes from a diverged run", path, full, isnan(out[i]) ? "NaN" : "Inf", i);
+  return JC_OK;
 }
 
 jc_code checkpoint_read(const char *path, const jc_net *net, float *params, jc_optim *opt, jc_progress *progress,

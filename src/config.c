@@ -1,55 +1,17 @@
-/* config.c - INI config parsing with line numbers, the table of known keys, typed look-ups. */
+/* config.c - INI config parsing with line numbers, typed look-ups. Which sections and keys a
+ * model accepts is the net's business (net.c and the layer table, src/layers/registry.c). */
 #include "jetcnn/config.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- the known sections and keys: the one place that lists them (docs/config.md) ---- */
-typedef struct {
-  const char *section;
-  const char *keys[28];
-} section_keys;
-
-static const section_keys KNOWN[] = {
-    {"net",
-     {"input", "batch", "micro_batch", "epochs", "optimizer", "learning_rate", "momentum", "beta1",
-      "beta2", "epsilon", "schedule", "warmup_epochs", "step_epochs", "gamma", "weight_decay", "seed",
-      "shuffle", "normalize", "input_scale", "shuffle_window", "checkpoint_every", "keep_checkpoints", NULL}},
-    {"conv", {"filters", "size", "stride", "pad", "activation", "slope", "alpha", NULL}},
-    {"maxpool", {"size", "stride", "pad", NULL}},
-    {"avgpool", {"size", "stride", "pad", NULL}},
-    {"dense", {"units", "activation", "slope", "alpha", NULL}},
-    {"dropout", {"rate", NULL}},
-    {"flatten", {NULL}},
-    {"activation", {"activation", "slope", "alpha", NULL}},
-    {"maxout", {"pieces", NULL}},
-};
-static const int N_KNOWN = (int)(sizeof KNOWN / sizeof KNOWN[0]);
-
-static const section_keys *known_section(const char *name) {
-  for (int i = 0; i < N_KNOWN; i++)
-    if (strcmp(KNOWN[i].section, name) == 0) return &KNOWN[i];
-  return NULL;
-}
-
-static int known_key(const section_keys *k, const char *key) {
-  for (int i = 0; k->keys[i]; i++)
-    if (strcmp(k->keys[i], key) == 0) return 1;
-  return 0;
-}
-
-static void list_sections(char *buf, size_t n) {
-  buf[0] = '\0';
-  for (int i = 0; i < N_KNOWN; i++) {
-    size_t len = strlen(buf);
-    snprintf(buf + len, n - len, "%s[%s]", i ? " " : "", KNOWN[i].section);
-  }
-}
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- building the structure ---- */
 static char *dup_str(const char *s) {
@@ -165,10 +127,15 @@ static char *reader(char *str, int num, void *stream) {
     size_t n = (size_t)(close - p - 1);
     memcpy(name, p + 1, n);
     name[n] = '\0';
-    if (!known_section(name)) {
-      char list[256];
-      list_sections(list, sizeof list);
-      fail_state(st, "unknown section [%s] (known: %s)", name, list);
+    const char *rest = close + 1; /* inih would drop it silently */
+    while (rest < end && isspace((unsigned char)*rest)) rest++;
+    if (rest < end && *rest != ';' && *rest != '#') {
+      char after[INI_MAX_LINE];
+      size_t m = (size_t)(end - rest);
+      memcpy(after, rest, m);
+      after[m] = '\0';
+      fail_state(st, "text after the section header [%s]: '%s' (put each key = value on a line of its own)", name,
+                 after);
       return NULL;
     }
     jc_section *s = add_section(st->cfg, name, st->line);
@@ -187,8 +154,6 @@ static int handler(void *user, const char *section, const char *name, const char
   if (strcmp(s->name, section) != 0) return fail_state(st, "key '%s' outside section [%s]", name, section);
   if (st->indented && find_kv(s, name))
     return fail_state(st, "indented continuation lines are not supported (value of '%s')%s", name, "");
-  const section_keys *k = known_section(s->name);
-  if (!known_key(k, name)) return fail_state(st, "unknown key '%s' in [%s]", name, s->name);
   if (find_kv(s, name)) return fail_state(st, "duplicate key '%s' in [%s]", name, s->name);
   if (value[0] == '\0') return fail_state(st, "key '%s' has an empty value%s", name, "");
   if (!add_kv(s, name, value, st->line)) {
@@ -227,6 +192,16 @@ jc_code config_parse_text(const char *text, const char *name, jc_config **out, j
     free(c);
     return jc_fail(err, JC_ERR_NOMEM, "%s: out of memory", name);
   }
+  if (memcmp(text, "\xEF\xBB\xBF", 3) == 0) text += 3; /* a UTF-8 byte order mark (some editors write one) */
+  int line = 1;
+  for (const char *q = text; *q; q++) {
+    if (*q == '\n') line++;
+    if (*q == '\r' && q[1] != '\n') {
+      config_free(&c);
+      return jc_fail(err, JC_ERR_USAGE, "%s:%d: line ends with a lone carriage return (CR-only line endings, as "
+                     "classic Mac editors write); save the file with LF (Unix) or CRLF line endings", name, line);
+    }
+  }
   parse_state st = {.cfg = c, .text = text, .len = strlen(text), .err = err, .rc = JC_OK};
   int bad_line = ini_parse_stream(reader, &st, handler, &st);
   jc_code rc = st.rc;
@@ -248,8 +223,21 @@ jc_code config_parse_text(const char *text, const char *name, jc_config **out, j
 
 jc_code config_load(const char *path, jc_config **out, jc_err *err) {
   *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f) return jc_fail(err, JC_ERR_USAGE, "%s: cannot open config: %s", path, strerror(errno));
+  /* O_NONBLOCK: a FIFO must not block the open; only regular files are read. */
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return jc_fail(err, JC_ERR_USAGE, "%s: cannot open config: %s", path, strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    int is_dir = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+    close(fd);
+    return jc_fail(err, JC_ERR_USAGE, "%s: %s, not a config file", path,
+                   is_dir ? "is a directory" : "is not a regular file (a pipe, device or socket)");
+  }
+  FILE *f = fdopen(fd, "rb");
+  if (!f) {
+    close(fd);
+    return jc_fail(err, JC_ERR_USAGE, "%s: cannot open config: %s", path, strerror(errno));
+  }
   char *text = malloc(CONFIG_FILE_MAX + 1);
   if (!text) {
     fclose(f);
@@ -280,8 +268,6 @@ jc_code config_set_net(jc_config *cfg, const char *assignment, jc_err *err) {
   memcpy(key, assignment, n);
   key[n] = '\0';
   const char *value = eq + 1;
-  if (!known_key(known_section("net"), key))
-    return jc_fail(err, JC_ERR_USAGE, "--set %s: unknown [net] key '%s'", assignment, key);
   if (!*value) return jc_fail(err, JC_ERR_USAGE, "--set %s: empty value", assignment);
   jc_section *net = &cfg->sec[0];
   jc_kv *kv = find_kv(net, key);
@@ -355,10 +341,16 @@ int cfg_line(const jc_section *s, const char *key) {
   return kv ? kv->line : s->line;
 }
 
-/* "FILE:LINE" of key, or "--set" for an override. */
+/* "FILE:LINE" of key, or "--set KEY" for an override. */
 static void where(const jc_section *s, const jc_kv *kv, char *buf, size_t n) {
   if (kv && kv->line == 0) snprintf(buf, n, "--set %s", kv->key);
   else snprintf(buf, n, "%s:%d", s->path, kv ? kv->line : s->line);
+}
+
+jc_where cfg_where(const jc_section *s, const char *key) {
+  jc_where w;
+  where(s, key ? find_kv(s, key) : NULL, w.s, sizeof w.s);
+  return w;
 }
 
 jc_code cfg_require(const jc_section *s, const char *key, jc_err *err) {
@@ -397,9 +389,16 @@ jc_code cfg_float(const jc_section *s, const char *key, double def, double lo, d
   char *end = NULL;
   errno = 0;
   double v = strtod(kv->value, &end);
-  if (end == kv->value || *end != '\0' || !isfinite(v))
+  const int range = errno == ERANGE;
+  if (end == kv->value || *end != '\0' || (!isfinite(v) && !range))
     return jc_fail(err, JC_ERR_USAGE, "%s: %s = '%s' is not a number", at, key, kv->value);
-  if (errno == ERANGE || v < lo || v > hi)
+  if (range && !isfinite(v))
+    return jc_fail(err, JC_ERR_USAGE, "%s: %s = %s is too large for a double (it overflows); the range is [%g, %g]",
+                   at, key, kv->value, lo, hi);
+  if (range && fabs(v) < 1.0)
+    return jc_fail(err, JC_ERR_USAGE, "%s: %s = %s is too small for a double (it underflows to %g); the range is "
+                   "[%g, %g]", at, key, kv->value, v, lo, hi);
+  if (v < lo || v > hi)
     return jc_fail(err, JC_ERR_USAGE, "%s: %s = %s is out of range [%g, %g]", at, key, kv->value, lo, hi);
   *out = v;
   return JC_OK;

@@ -37,6 +37,46 @@ static herr_t scan_extra(hid_t loc, const char *name, const H5L_info_t *info, vo
   return 0;
 }
 
+/* /labels into d->labels, each checked against 0..n_classes-1 with its value as stored (read
+ * through 64 bits in pieces, so that a huge or negative label is named as it is, not as the
+ * value HDF5 would clamp it to in a 32-bit conversion). */
+static jc_code read_labels(jc_data *d, int n_classes, jc_err *err) {
+  enum { PIECE = 1 << 16 };
+  hid_t ds = h5io_open_dataset(d->file, d->path, "labels", H5P_DEFAULT, err);
+  if (ds < 0) return JC_ERR_DATA;
+  hid_t ftype = H5Dget_type(ds), fspace = H5Dget_space(ds), mspace = H5I_INVALID_HID;
+  const int is_unsigned = ftype >= 0 && H5Tget_sign(ftype) == H5T_SGN_NONE;
+  int64_t *buf = jc_malloc(PIECE * sizeof *buf, err);
+  jc_code rc = ftype < 0 || fspace < 0 ? h5io_fail(err, JC_ERR_DATA, "%s: cannot read dataset /labels", d->path)
+                                       : buf ? JC_OK : JC_ERR_NOMEM;
+  for (size_t start = 0; rc == JC_OK && start < d->n; start += PIECE) {
+    hsize_t off = start, cnt = d->n - start < PIECE ? d->n - start : PIECE;
+    mspace = H5Screate_simple(1, &cnt, NULL);
+    if (mspace < 0 || H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &off, NULL, &cnt, NULL) < 0 ||
+        H5Dread(ds, is_unsigned ? H5T_NATIVE_UINT64 : H5T_NATIVE_INT64, mspace, fspace, H5P_DEFAULT, buf) < 0)
+      rc = h5io_fail(err, JC_ERR_DATA, "%s: cannot read dataset /labels", d->path);
+    if (mspace >= 0) H5Sclose(mspace);
+    for (size_t i = 0; rc == JC_OK && i < cnt; i++) {
+      const uint64_t u = (uint64_t)buf[i];
+      const int bad = is_unsigned ? u >= (uint64_t)n_classes : buf[i] < 0 || buf[i] >= n_classes;
+      if (!bad) {
+        d->labels[start + i] = (int32_t)buf[i];
+        continue;
+      }
+      char value[32];
+      if (is_unsigned) snprintf(value, sizeof value, "%llu", (unsigned long long)u);
+      else snprintf(value, sizeof value, "%lld", (long long)buf[i]);
+      rc = jc_fail(err, JC_ERR_DATA, "%s: dataset /labels: jet %zu has label %s, outside 0..%d (the model has %d "
+                   "classes)", d->path, start + i, value, n_classes - 1, n_classes);
+    }
+  }
+  free(buf);
+  if (fspace >= 0) H5Sclose(fspace);
+  if (ftype >= 0) H5Tclose(ftype);
+  H5Dclose(ds);
+  return rc;
+}
+
 static jc_code validate(jc_data *d, int n_classes, jc_err *err) {
   const char *path = d->path;
   int nd;
@@ -75,12 +115,7 @@ static jc_code validate(jc_data *d, int n_classes, jc_err *err) {
                    (unsigned long long)dims[0], d->n);
   d->labels = jc_malloc(d->n * sizeof *d->labels, err);
   if (!d->labels) return JC_ERR_NOMEM;
-  JC_TRY(h5io_read_full(d->file, path, "labels", H5T_NATIVE_INT32, d->labels, err));
-  for (size_t i = 0; i < d->n; i++)
-    if (d->labels[i] < 0 || d->labels[i] >= n_classes)
-      return jc_fail(err, JC_ERR_DATA, "%s: dataset /labels: jet %zu has label %d, outside 0..%d (the model has %d classes)",
-                     path, i, (int)d->labels[i], n_classes - 1, n_classes);
-  return JC_OK;
+  return read_labels(d, n_classes, err);
 }
 
 jc_code data_open(const char *path, jc_shape shape, int n_classes, MPI_Comm comm, jc_data **out, jc_err *err) {
@@ -127,6 +162,30 @@ jc_code data_open(const char *path, jc_shape shape, int n_classes, MPI_Comm comm
   return JC_OK;
 }
 
+/* The message for jet j, whose pixels did not all convert to finite floats: NaN or Inf in the
+ * file, or a finite value too large for float32 (a float64 file), named with its value. */
+static jc_code bad_pixel(jc_data *d, size_t j, jc_err *err) {
+  const size_t per = shape_size(d->shape);
+  double *v = malloc(per * sizeof *v);
+  hid_t fspace = H5Dget_space(d->images), mspace = H5I_INVALID_HID;
+  hsize_t off[4] = {j, 0, 0, 0}, cnt[4] = {1, (hsize_t)d->shape.h, (hsize_t)d->shape.w, (hsize_t)d->shape.c};
+  int nd = fspace >= 0 ? H5Sget_simple_extent_ndims(fspace) : -1;
+  double big = 0.0;
+  if (v && nd > 0 && (mspace = H5Screate_simple(nd, cnt, NULL)) >= 0 &&
+      H5Sselect_hyperslab(fspace, H5S_SELECT_SET, off, NULL, cnt, NULL) >= 0 &&
+      H5Dread(d->images, H5T_NATIVE_DOUBLE, mspace, fspace, H5P_DEFAULT, v) >= 0)
+    for (size_t i = 0; i < per; i++)
+      if (isfinite(v[i]) && fabs(v[i]) > fabs(big) && fabs(v[i]) > 3.4028234663852886e38) big = v[i];
+  H5Eclear2(H5E_DEFAULT);
+  if (mspace >= 0) H5Sclose(mspace);
+  if (fspace >= 0) H5Sclose(fspace);
+  free(v);
+  if (big != 0.0)
+    return jc_fail(err, JC_ERR_DATA, "%s: dataset /images: jet %zu has a pixel of %g, which overflows float32 "
+                   "(largest 3.4e38)", d->path, j, big);
+  return jc_fail(err, JC_ERR_DATA, "%s: dataset /images: jet %zu has a non-finite pixel (NaN or Inf)", d->path, j);
+}
+
 jc_code data_read(jc_data *d, size_t start, size_t count, float *x, jc_err *err) {
   if (count == 0) return JC_OK;
   size_t per = shape_size(d->shape);
@@ -159,9 +218,7 @@ jc_code data_read(jc_data *d, size_t start, size_t count, float *x, jc_err *err)
         for (int c = 0; c < C; c++) x[i * per + (size_t)c * HW + p] = dst[i * per + (size_t)p * C + c];
   }
   for (size_t i = 0; i < count * per; i++)
-    if (!isfinite(x[i]))
-      return jc_fail(err, JC_ERR_DATA, "%s: dataset /images: jet %zu has a non-finite pixel (NaN or Inf)", d->path,
-                     start + i / per);
+    if (!isfinite(x[i])) return bad_pixel(d, start + i / per, err);
   return JC_OK;
 }
 

@@ -51,6 +51,10 @@ hid_t h5io_open_read(const char *path, MPI_Comm comm, jc_err *err) {
     jc_fail(err, JC_ERR_DATA, "%s: is a directory, not an HDF5 file", path);
     return H5I_INVALID_HID;
   }
+  if (!S_ISREG(st.st_mode)) { /* a FIFO would block the open forever */
+    jc_fail(err, JC_ERR_DATA, "%s: is not a regular file (a pipe, device or socket), not an HDF5 file", path);
+    return H5I_INVALID_HID;
+  }
   hid_t fapl = mpio_fapl(comm);
   if (fapl < 0) {
     h5io_fail(err, JC_ERR_RUNTIME, "%s: cannot set up MPI-IO file access", path);
@@ -71,16 +75,33 @@ hid_t h5io_open_read(const char *path, MPI_Comm comm, jc_err *err) {
 
 static void tmp_name(char *out, size_t n, const char *path) { snprintf(out, n, "%s.tmp", path); }
 
+static int is_self(MPI_Comm comm) {
+  int same = MPI_UNEQUAL;
+  MPI_Comm_compare(comm, MPI_COMM_SELF, &same);
+  return same == MPI_IDENT;
+}
+
 hid_t h5io_create_tmp(const char *path, MPI_Comm comm, jc_err *err) {
   char tmp[H5IO_PATH_MAX];
   tmp_name(tmp, sizeof tmp, path);
-  /* One writer (MPI_COMM_SELF): the POSIX (sec2) driver. With HDF5 1.10.8's MPI-IO driver a
-   * failing H5Fclose (disk full) leaves a half-freed file ID that crashes MPI_Finalize. */
-  int self = MPI_UNEQUAL;
-  MPI_Comm_compare(comm, MPI_COMM_SELF, &self);
-  hid_t fapl = self == MPI_IDENT ? H5Pcreate(H5P_FILE_ACCESS) : mpio_fapl(comm);
-  if (fapl < 0) {
-    h5io_fail(err, JC_ERR_RUNTIME, "%s: cannot set up MPI-IO file access", path);
+  /* One writer (MPI_COMM_SELF): the file is built in memory (HDF5's core driver, no backing
+   * store) and written out by h5io_commit with plain POSIX calls. HDF5 1.10.8 crashes in
+   * MPI_Finalize after an H5Fclose that failed for lack of space (with the sec2 and the
+   * MPI-IO driver alike); in memory, nothing HDF5 does can meet a full disk. The empty
+   * temporary file is created now, so that an unwritable place fails before any work. */
+  const int self = is_self(comm);
+  if (self) {
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || close(fd) != 0) {
+      jc_fail(err, JC_ERR_IO, "%s: cannot create output file: %s", tmp, strerror(errno));
+      return H5I_INVALID_HID;
+    }
+  }
+  hid_t fapl = self ? H5Pcreate(H5P_FILE_ACCESS) : mpio_fapl(comm);
+  if (fapl < 0 || (self && H5Pset_fapl_core(fapl, 1u << 20, 0) < 0)) {
+    if (fapl >= 0) H5Pclose(fapl);
+    h5io_fail(err, JC_ERR_RUNTIME, "%s: cannot set up file access", path);
+    if (self) unlink(tmp);
     return H5I_INVALID_HID;
   }
   hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
@@ -92,25 +113,73 @@ hid_t h5io_create_tmp(const char *path, MPI_Comm comm, jc_err *err) {
   return file;
 }
 
+/* Write all n bytes of buf to fd (retrying short writes). 0 or -1 with errno. */
+static int write_all(int fd, const char *buf, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, buf, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      if (w == 0) errno = EIO;
+      return -1;
+    }
+    buf += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+/* Close the in-memory *file and write its image to tmp (created, synced). */
+static jc_code write_image(hid_t *file, const char *tmp, jc_err *err) {
+  jc_code rc = JC_OK;
+  char *image = NULL;
+  ssize_t size = -1;
+  if (H5Fflush(*file, H5F_SCOPE_GLOBAL) < 0 || (size = H5Fget_file_image(*file, NULL, 0)) < 0)
+    rc = h5io_fail(err, JC_ERR_RUNTIME, "%s: cannot finish the file in memory", tmp);
+  if (rc == JC_OK && !(image = jc_malloc((size_t)size, err))) rc = jc_prefix(err, "%s: ", tmp);
+  if (rc == JC_OK && H5Fget_file_image(*file, image, (size_t)size) != size)
+    rc = h5io_fail(err, JC_ERR_RUNTIME, "%s: cannot copy the file image", tmp);
+  if (H5Fclose(*file) < 0 && rc == JC_OK) rc = h5io_fail(err, JC_ERR_RUNTIME, "%s: cannot close", tmp);
+  *file = H5I_INVALID_HID;
+  if (rc == JC_OK) {
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    const char *what = "cannot open";
+    if (fd >= 0 && write_all(fd, image, (size_t)size) != 0) what = "cannot write";
+    else if (fd >= 0 && fsync(fd) != 0) what = "cannot sync";
+    else if (fd >= 0) what = NULL;
+    int saved = errno;
+    if (fd >= 0 && close(fd) != 0 && !what) {
+      what = "cannot close";
+      saved = errno;
+    }
+    if (what)
+      rc = jc_fail(err, JC_ERR_IO, "%s: %s output file: %s%s", tmp, what, strerror(saved),
+                   saved == ENOSPC || saved == EDQUOT ? " (disk full or quota exceeded)" : "");
+  }
+  free(image);
+  return rc;
+}
+
 jc_code h5io_commit(hid_t *file, const char *path, MPI_Comm comm, jc_err *err) {
   char tmp[H5IO_PATH_MAX];
   tmp_name(tmp, sizeof tmp, path);
   jc_code rc = JC_OK;
-  if (*file >= 0 && H5Fclose(*file) < 0)
+  const int self = is_self(comm);
+  if (self && *file >= 0) rc = write_image(file, tmp, err);
+  else if (*file >= 0 && H5Fclose(*file) < 0)
     rc = h5io_fail(err, JC_ERR_IO, "%s: cannot close output file (disk full?)", tmp);
   *file = H5I_INVALID_HID;
   rc = dist_agree(comm, rc, err);
   int rank;
   MPI_Comm_rank(comm, &rank);
   if (rank == 0) {
-    if (rc == JC_OK) {
+    if (rc == JC_OK && !self) { /* the in-memory image is synced as it is written */
       int fd = open(tmp, O_RDONLY);
       if (fd < 0 || fsync(fd) != 0)
         rc = jc_fail(err, JC_ERR_IO, "%s: cannot sync output file: %s", tmp, strerror(errno));
       if (fd >= 0) close(fd);
-      if (rc == JC_OK && rename(tmp, path) != 0)
-        rc = jc_fail(err, JC_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
     }
+    if (rc == JC_OK && rename(tmp, path) != 0)
+      rc = jc_fail(err, JC_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
     if (rc != JC_OK) unlink(tmp);
   }
   return dist_agree(comm, rc, err);
@@ -203,9 +272,12 @@ jc_code h5io_check_format(hid_t file, const char *path, const char *expected, jc
   return rc;
 }
 
-/* HDF5 1.10.8 trusts the byte count a compact or contiguous layout message declares and
- * copies that many bytes on a read (from NULL when it is 0): a damaged header crashes the
- * reader. Check the declared storage against extent x type size before anything reads. */
+/* Before anything reads a dataset: (1) HDF5 1.10.8 trusts the byte count a compact or
+ * contiguous layout message declares and copies that many bytes on a read (from NULL when it
+ * is 0): a damaged header crashes the reader, so the declared storage must equal extent x
+ * type size; (2) a dataset never or only partly written reads as zeros: refused; (3) chunked
+ * storage far smaller than the extent declares data the file does not hold (a tiny file
+ * claiming 2^29 jets would have the reader allocate gigabytes): refused. */
 static jc_code check_storage(hid_t dset, const char *path, const char *name, jc_err *err) {
   hid_t dcpl = H5Dget_create_plist(dset), space = H5Dget_space(dset), type = H5Dget_type(dset);
   jc_code rc = JC_OK;
@@ -214,7 +286,6 @@ static jc_code check_storage(hid_t dset, const char *path, const char *name, jc_
     goto done;
   }
   H5D_layout_t layout = H5Pget_layout(dcpl);
-  if (layout != H5D_COMPACT && layout != H5D_CONTIGUOUS) goto done; /* chunked: sizes per chunk */
   /* Variable-length elements are stored as heap references of another size. */
   if (H5Tdetect_class(type, H5T_VLEN) != 0 || H5Tis_variable_str(type) != 0) goto done;
   hssize_t points = H5Sget_simple_extent_npoints(space);
@@ -222,9 +293,40 @@ static jc_code check_storage(hid_t dset, const char *path, const char *name, jc_
   hsize_t have = H5Dget_storage_size(dset);
   int overflow = points < 0 || (tsize && (hsize_t)points > (hsize_t)-1 / tsize);
   hsize_t need = overflow ? 0 : (hsize_t)points * tsize;
-  /* A contiguous dataset never written has no storage and reads as its fill value. */
-  int unallocated = layout == H5D_CONTIGUOUS && have == 0;
-  if (overflow || (have != need && !unallocated))
+  if (points == 0) goto done; /* empty: the reader says what is missing */
+  /* Created but never (or only partly) written: HDF5 would read the fill value (zeros) as if
+   * they were data. Chunked: every chunk of the extent must exist (H5Dget_space_status
+   * compares compressed bytes with uncompressed ones and calls a complete compressed
+   * dataset "partly allocated"); contiguous: its storage must exist. */
+  hsize_t chunks_have = 0, chunks_need = 1;
+  if (layout == H5D_CHUNKED) {
+    hsize_t dims[H5S_MAX_RANK], cdims[H5S_MAX_RANK];
+    int nd = H5Sget_simple_extent_dims(space, dims, NULL);
+    if (nd < 0 || H5Pget_chunk(dcpl, nd, cdims) != nd || H5Dget_num_chunks(dset, space, &chunks_have) < 0) {
+      rc = h5io_fail(err, JC_ERR_DATA, "%s: cannot inspect the chunks of dataset %s", path, name);
+      goto done;
+    }
+    for (int d = 0; d < nd; d++) chunks_need *= cdims[d] ? (dims[d] + cdims[d] - 1) / cdims[d] : 1;
+  } else if (layout == H5D_CONTIGUOUS) {
+    chunks_have = have > 0;
+  } else {
+    chunks_have = 1; /* compact: the data lives in the header (checked below) */
+  }
+  if (chunks_have < chunks_need) {
+    rc = jc_fail(err, JC_ERR_DATA, "%s: dataset %s was created but %s written (it would read as zeros)", path,
+                 name, chunks_have > 0 ? "only partly" : "never");
+    goto done;
+  }
+  if (layout == H5D_CHUNKED) {
+    /* Compressed chunks: no filter here packs data more than 1032:1 (deflate's limit), so
+     * a file whose chunks are far smaller than its extent declares jets it does not hold. */
+    if (overflow || have < need / 2048)
+      rc = jc_fail(err, JC_ERR_DATA, "%s: dataset %s is damaged: its shape and type need %llu bytes but its chunks "
+                   "hold only %llu, more than any compression explains", path, name, (unsigned long long)need,
+                   (unsigned long long)have);
+    goto done;
+  }
+  if (overflow || have != need)
     rc = jc_fail(err, JC_ERR_DATA,
                  "%s: dataset %s is damaged: its %s storage holds %llu bytes but its shape and type "
                  "need %llu",
@@ -233,6 +335,41 @@ static jc_code check_storage(hid_t dset, const char *path, const char *name, jc_
 done:
   if (type >= 0) H5Tclose(type);
   if (space >= 0) H5Sclose(space);
+  if (dcpl >= 0) H5Pclose(dcpl);
+  H5Eclear2(H5E_DEFAULT);
+  return rc;
+}
+
+/* Names of filters other programs write (h5py, hdf5plugin), for the message. */
+static const char *filter_name(H5Z_filter_t id) {
+  switch (id) {
+    case 32000: return "lzf (h5py)";
+    case 32001: return "blosc";
+    case 32004: return "lz4";
+    case 307: return "bzip2";
+    case 32008: return "bitshuffle";
+    case 32013: return "zfp";
+    case 32015: return "zstd";
+    default: return "an external plugin";
+  }
+}
+
+/* Every filter the dataset was written with must be available here: HDF5 would open it and
+ * fail only at the first read, naming a plugin directory. */
+static jc_code check_filters(hid_t dset, const char *path, const char *name, jc_err *err) {
+  hid_t dcpl = H5Dget_create_plist(dset);
+  jc_code rc = JC_OK;
+  int n = dcpl >= 0 ? H5Pget_nfilters(dcpl) : 0;
+  for (int i = 0; rc == JC_OK && i < n; i++) {
+    unsigned flags = 0, cd[8];
+    size_t n_cd = 8;
+    char fname[64] = "";
+    H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &n_cd, cd, sizeof fname, fname, NULL);
+    if (id >= 0 && H5Zfilter_avail(id) <= 0)
+      rc = jc_fail(err, JC_ERR_DATA, "%s: dataset %s is compressed with filter %d (%s), which this HDF5 library "
+                   "does not have; rewrite the file with gzip compression (h5py: compression=\"gzip\")", path, name,
+                   (int)id, filter_name(id));
+  }
   if (dcpl >= 0) H5Pclose(dcpl);
   H5Eclear2(H5E_DEFAULT);
   return rc;
@@ -249,7 +386,7 @@ hid_t h5io_open_dataset(hid_t loc, const char *path, const char *name, hid_t dap
     h5io_fail(err, JC_ERR_DATA, "%s: cannot open dataset %s", path, name);
     return H5I_INVALID_HID;
   }
-  if (check_storage(dset, path, name, err) != JC_OK) {
+  if (check_filters(dset, path, name, err) != JC_OK || check_storage(dset, path, name, err) != JC_OK) {
     H5Dclose(dset);
     return H5I_INVALID_HID;
   }

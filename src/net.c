@@ -3,6 +3,7 @@
 #include "jetcnn/net.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,15 +12,43 @@
 #include "jetcnn/loss.h"
 #include "jetcnn/rng.h"
 
-static const jc_layer_ops *const LAYER_KINDS[] = {
-    &jc_conv_ops,    &jc_maxpool_ops,    &jc_avgpool_ops, &jc_dense_ops, &jc_dropout_ops,
-    &jc_flatten_ops, &jc_activation_ops, &jc_maxout_ops,
-};
+/* The keys of [net] (docs/config.md); the keys of layer sections are in the layer table. */
+static const char *const NET_KEYS[] = {
+    "input",       "batch",          "micro_batch",      "epochs",           "optimizer",    "learning_rate",
+    "momentum",    "beta1",          "beta2",            "epsilon",          "schedule",     "warmup_epochs",
+    "step_epochs", "gamma",          "weight_decay",     "seed",             "shuffle",      "normalize",
+    "input_scale", "shuffle_window", "checkpoint_every", "keep_checkpoints", NULL};
 
-const jc_layer_ops *layer_ops_for(const char *section_name) {
-  for (size_t i = 0; i < sizeof LAYER_KINDS / sizeof LAYER_KINDS[0]; i++)
-    if (strcmp(LAYER_KINDS[i]->section, section_name) == 0) return LAYER_KINDS[i];
-  return NULL;
+static int in_list(const char *const *list, const char *key) {
+  for (int i = 0; list && list[i]; i++)
+    if (strcmp(list[i], key) == 0) return 1;
+  return 0;
+}
+
+/* Every section is [net] or a known layer kind, and holds only its own keys. */
+static jc_code check_sections(const jc_config *cfg, jc_err *err) {
+  for (int i = 0; i < cfg->n_sec; i++) {
+    const jc_section *sec = &cfg->sec[i];
+    const jc_layer_ops *ops = i == 0 ? NULL : layer_ops_for(sec->name);
+    if (i > 0 && !ops) {
+      char list[512];
+      layer_sections_list(list, sizeof list);
+      return jc_fail(err, JC_ERR_USAGE, "%s:%d: unknown section [%s] (known: [net] %s)", sec->path, sec->line,
+                     sec->name, list);
+    }
+    for (int k = 0; k < sec->n_kv; k++) {
+      const char *key = sec->kv[k].key;
+      int known = ops ? in_list(ops->keys, key) ||
+                            ((ops->flags & LAYER_TAKES_ACTIVATION) && in_list(LAYER_ACTIVATION_KEYS, key))
+                      : in_list(NET_KEYS, key);
+      if (known) continue;
+      if (sec->kv[k].line == 0)
+        return jc_fail(err, JC_ERR_USAGE, "--set %s=%s: unknown [net] key '%s'", key, sec->kv[k].value, key);
+      return jc_fail(err, JC_ERR_USAGE, "%s:%d: unknown key '%s' in [%s]", sec->path, sec->kv[k].line, key,
+                     sec->name);
+    }
+  }
+  return JC_OK;
 }
 
 /* "H x W x C" (or "H x W", C = 1) with positive integers. */
@@ -43,8 +72,11 @@ static jc_code parse_input(const jc_section *net, jc_shape *out, jc_err *err) {
   }
   while (*p == ' ') p++;
   if (n < 2 || *p != '\0')
-    return jc_fail(err, JC_ERR_USAGE, "%s:%d: input = '%s' is not H x W x C with positive sizes (e.g. 40x40x1)",
-                   net->path, cfg_line(net, "input"), text);
+    return jc_fail(err, JC_ERR_USAGE, "%s: input = '%s' is not H x W x C with positive sizes (e.g. 40x40x1)",
+                   cfg_where(net, "input").s, text);
+  if (v[0] * v[1] * v[2] > INT_MAX)
+    return jc_fail(err, JC_ERR_USAGE, "%s: input = '%s' has %ld values per jet; at most %d are supported",
+                   cfg_where(net, "input").s, text, v[0] * v[1] * v[2], INT_MAX);
   *out = (jc_shape){(int)v[2], (int)v[0], (int)v[1]};
   return JC_OK;
 }
@@ -67,8 +99,8 @@ static jc_code parse_hparams(const jc_section *s, jc_hparams *hp, jc_err *err) {
     }
   JC_TRY(cfg_int(s, "micro_batch", def_micro, 1, hp->batch, &hp->micro_batch, err));
   if (hp->batch % hp->micro_batch != 0)
-    return jc_fail(err, JC_ERR_USAGE, "%s:%d: micro_batch = %ld does not divide batch = %ld", s->path,
-                   cfg_line(s, "micro_batch"), hp->micro_batch, hp->batch);
+    return jc_fail(err, JC_ERR_USAGE, "%s: micro_batch = %ld does not divide batch = %ld",
+                   cfg_where(s, "micro_batch").s, hp->micro_batch, hp->batch);
   JC_TRY(cfg_int(s, "epochs", 1, 1, 1000000, &hp->epochs, err));
   JC_TRY(cfg_enum(s, "optimizer", "adam", OPTIMIZERS, &e, err));
   hp->optimizer = (jc_optimizer)e;
@@ -125,8 +157,15 @@ static jc_code add_layer(jc_net *net, const jc_layer_ops *ops, const jc_section 
   jc_code rc = ops->init(l, sec, err);
   if (rc != JC_OK) return rc;
   net->n_layers++;
+  /* Kernels index one sample's values and one layer's weights with int. */
   if (shape_size(l->out) == 0)
     return jc_fail(err, JC_ERR_USAGE, "%s:%d: [%s] produces an empty output", sec->path, sec->line, sec->name);
+  if (shape_size(l->out) > INT_MAX)
+    return jc_fail(err, JC_ERR_USAGE, "%s:%d: [%s] produces %zu values per jet (%dx%dx%d); at most %d are supported",
+                   sec->path, sec->line, sec->name, shape_size(l->out), l->out.h, l->out.w, l->out.c, INT_MAX);
+  if (l->n_kernel > INT_MAX || l->n_bias > INT_MAX)
+    return jc_fail(err, JC_ERR_USAGE, "%s:%d: [%s] has %zu weights; at most %d per layer are supported", sec->path,
+                   sec->line, sec->name, l->n_kernel, INT_MAX);
   return JC_OK;
 }
 
@@ -145,8 +184,8 @@ static jc_code choose_head(jc_net *net, const jc_section *last_sec, jc_err *err)
                      last_sec->path, last_sec->line);
   } else if (last->ops == &jc_activation_ops && act != ACT_NONE) {
     return jc_fail(err, JC_ERR_USAGE,
-                   "%s:%d: the output layer's activation must be softmax, sigmoid or linear (got %s)",
-                   last_sec->path, cfg_line(last_sec, "activation"), JC_ACT_NAMES[act]);
+                   "%s: the output layer's activation must be softmax, sigmoid or linear (got %s)",
+                   cfg_where(last_sec, "activation").s, JC_ACT_NAMES[act]);
   } else {
     net->head = last->out.c * last->out.h * last->out.w == 1 ? HEAD_SIGMOID : HEAD_SOFTMAX;
   }
@@ -174,7 +213,8 @@ jc_code net_create(jc_config *cfg, jc_net **out, jc_err *err) {
     return jc_fail(err, JC_ERR_NOMEM, "out of memory");
   }
   net->cfg = cfg;
-  jc_code rc = parse_hparams(&cfg->sec[0], &net->hp, err);
+  jc_code rc = check_sections(cfg, err);
+  if (rc == JC_OK) rc = parse_hparams(&cfg->sec[0], &net->hp, err);
   if (rc == JC_OK) {
     net->layers = calloc((size_t)cfg->n_sec * 2, sizeof *net->layers);
     if (!net->layers) rc = jc_fail(err, JC_ERR_NOMEM, "out of memory");
@@ -185,8 +225,8 @@ jc_code net_create(jc_config *cfg, jc_net **out, jc_err *err) {
     rc = add_layer(net, layer_ops_for(sec->name), sec, shape, 0, err);
     if (rc != JC_OK) break;
     shape = net->layers[net->n_layers - 1].out;
-    int has_act_key = sec->name[0] && (strcmp(sec->name, "conv") == 0 || strcmp(sec->name, "dense") == 0);
-    if (has_act_key && strcmp(cfg_str(sec, "activation", "linear"), "linear") != 0) {
+    const jc_layer_ops *ops = net->layers[net->n_layers - 1].ops;
+    if ((ops->flags & LAYER_TAKES_ACTIVATION) && strcmp(cfg_str(sec, "activation", "linear"), "linear") != 0) {
       rc = add_layer(net, &jc_activation_ops, sec, shape, 1, err);
       if (rc == JC_OK) shape = net->layers[net->n_layers - 1].out;
     }
@@ -196,14 +236,15 @@ jc_code net_create(jc_config *cfg, jc_net **out, jc_err *err) {
     net_free(&net);
     return rc;
   }
-  /* A ReLU fused into a conv/dense is applied by that layer (one pass less over the
-   * activations each way); every other activation stays a layer of its own. */
+  /* A fused ReLU is applied by the layer before it when that kind can (one pass less over
+   * the activations each way); every other activation stays a layer of its own. */
   for (int i = 0; i + 1 < net->n_layers; i++) {
     jc_layer *l = &net->layers[i];
-    l->relu_out = (l->ops == &jc_conv_ops || l->ops == &jc_dense_ops) && net->layers[i + 1].fused &&
+    l->relu_out = (l->ops->flags & LAYER_FUSES_RELU) && net->layers[i + 1].fused &&
                   activation_kind(&net->layers[i + 1]) == ACT_RELU;
-    /* and a max pool after that ReLU masks the gradient as it routes it (one pass less) */
-    if (l->relu_out && l->ops == &jc_conv_ops && i + 2 < net->n_layers && net->layers[i + 2].ops == &jc_maxpool_ops)
+    /* and a layer after that ReLU that can mask the gradient as it routes it does (one pass less) */
+    if (l->relu_out && (l->ops->flags & LAYER_TAKES_MASKED_DY) && i + 2 < net->n_layers &&
+        (net->layers[i + 2].ops->flags & LAYER_MASKS_RELU))
       l->dy_masked = net->layers[i + 2].relu_in = 1;
   }
   size_t offset = 0;

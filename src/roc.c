@@ -169,7 +169,11 @@ double roc_rejection_at(const roc_curve *curve, double eps_s) {
 }
 
 double roc_threshold_at(const roc_curve *curve, double eps_s) {
-  return curve->threshold[first_at_or_above(curve->eps_s, curve->n_points, eps_s)];
+  return curve->threshold[roc_point_at(curve, eps_s)];
+}
+
+size_t roc_point_at(const roc_curve *curve, double eps_s) {
+  return first_at_or_above(curve->eps_s, curve->n_points, eps_s);
 }
 
 jc_code roc_metrics(const float *score, const int32_t *label, size_t n, double eps_s,

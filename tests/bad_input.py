@@ -8,7 +8,8 @@ under `mpiexec -np P` with --np P) and checks that
     "received signal" report from Open MPI),
   - the exit code is the documented one (2 usage/config, 3 input data, 4 output),
   - stderr holds the expected message fragment (naming FILE:LINE, or file and dataset)
-    exactly once (rank 0 prints, not every rank),
+    exactly once (rank 0 prints, not every rank); for inputs that must be accepted (exit
+    code 0) stdout holds the fragment and stderr no error,
   - files that existed before (a checkpoint, a scores file) are byte-identical afterwards,
     and no temporary "*.tmp" file is left behind.
 
@@ -451,6 +452,81 @@ def _(ctx):
     return ["summary", ctx.good_cfg, "--set", "batch="]
 
 
+# ---- issue 13: config edges (text encodings, file kinds, numbers near the top of a range) ----
+@case("cfg_utf8_bom_accepted", 0, r"Total params: ")
+def _(ctx):
+    return ["summary", ctx.write("model.cfg", b"\xef\xbb\xbf" + TINY_CFG.encode())]
+
+
+@case("cfg_cr_only_line_endings", 2, r"model\.cfg:1: line ends with a lone carriage return \(CR-only line endings")
+def _(ctx):
+    return ["summary", ctx.write("model.cfg", TINY_CFG.replace("\n", "\r").encode())]
+
+
+@case("cfg_crlf_line_endings_accepted", 0, r"Total params: ")
+def _(ctx):
+    return ["summary", ctx.write("model.cfg", TINY_CFG.replace("\n", "\r\n").encode())]
+
+
+@case("cfg_is_a_directory", 2, r"adir\.cfg: is a directory, not a config file")
+def _(ctx):
+    os.makedirs(ctx.path("adir.cfg"))
+    return ["summary", ctx.path("adir.cfg")]
+
+
+@case("cfg_is_a_fifo", 2, r"fifo\.cfg: is not a regular file \(a pipe, device or socket\)", timeout=20)
+def _(ctx):
+    os.mkfifo(ctx.path("fifo.cfg"))
+    return ["summary", ctx.path("fifo.cfg")]
+
+
+@case("cfg_key_on_section_line", 2, r"model\.cfg:{line}: text after the section header \[dense\]: 'units = 2'")
+def _(ctx):
+    text = cfg_with(TINY_CFG, "[dense]\nunits = 2", "[dense] units = 2")
+    ctx.fmt = dict(line=line_of(text, "[dense]"))
+    return summary(ctx, text)
+
+
+@case("cfg_learning_rate_underflows", 2, r"model\.cfg:{line}: learning_rate = 1e-400 is too small for a double "
+      r"\(it underflows to 0\)")
+def _(ctx):
+    text = cfg_with(TINY_CFG, "learning_rate = 0.01", "learning_rate = 1e-400")
+    ctx.fmt = dict(line=line_of(text, "learning_rate"))
+    return summary(ctx, text)
+
+
+@case("cfg_learning_rate_overflows", 2, r"model\.cfg:{line}: learning_rate = 1e400 is too large for a double")
+def _(ctx):
+    text = cfg_with(TINY_CFG, "learning_rate = 0.01", "learning_rate = 1e400")
+    ctx.fmt = dict(line=line_of(text, "learning_rate"))
+    return summary(ctx, text)
+
+
+@case("set_names_the_override_not_line_0", 2, r"--set micro_batch: micro_batch = 3 does not divide batch = 8")
+def _(ctx):
+    return ["summary", ctx.good_cfg, "--set", "micro_batch=3"]
+
+
+@case("cfg_input_values_overflow_int", 2, r"model\.cfg:2: input = '65536x65536x65536' has 281474976710656 values "
+      r"per jet; at most 2147483647")
+def _(ctx):
+    return summary(ctx, cfg_with(TINY_CFG, "input = 8x8x1", "input = 65536x65536x65536"))
+
+
+@case("cfg_input_just_over_int", 2, r"model\.cfg:2: input = '46341x46341' has 2147488281 values per jet")
+def _(ctx):
+    text = cfg_with(TINY_CFG, "input = 8x8x1", "input = 46341x46341")
+    return summary(ctx, cfg_with(text, "[conv]", "[flatten]\n\n[conv]"))
+
+
+@case("cfg_conv_output_overflows_int", 2, r"model\.cfg:{line}: \[conv\] produces 4294791200 values per jet "
+      r"\(46340x46340x2\)")
+def _(ctx):
+    text = cfg_with(cfg_with(TINY_CFG, "input = 8x8x1", "input = 46340x46340"), "size = 3", "size = 1")
+    ctx.fmt = dict(line=line_of(text, "[conv]"))
+    return summary(ctx, text)
+
+
 # ---- HDF5 input files ----
 @case("h5_missing_file", 3, r"nope\.h5: cannot open: No such file")
 def _(ctx):
@@ -817,6 +893,133 @@ def _(ctx):
     return train(ctx, ctx.good_cfg, ctx.good_h5, "--force", out=run)
 
 
+# ---- issue 13: input files that are not what they declare ----
+@case("h5_train_on_a_fifo", 3, r"fifo\.h5: is not a regular file \(a pipe, device or socket\)", timeout=20)
+def _(ctx):
+    os.mkfifo(ctx.path("fifo.h5"))
+    return train(ctx, ctx.good_cfg, ctx.path("fifo.h5"))
+
+
+@case("h5_images_never_written", 3, r"jets\.h5: dataset images was created but never written")
+def _(ctx):
+    p = ctx.path("jets.h5")
+    with h5py.File(p, "w") as f:
+        f.create_dataset("images", (N_JETS, H, W), np.float32)  # no data: HDF5 reads zeros
+        f["labels"] = (np.arange(N_JETS) % 2).astype(np.int32)
+    return train(ctx, ctx.good_cfg, p)
+
+
+@case("h5_images_partly_written", 3, r"jets\.h5: dataset images was created but only partly written")
+def _(ctx):
+    p = ctx.path("jets.h5")
+    with h5py.File(p, "w") as f:
+        d = f.create_dataset("images", (N_JETS, H, W), np.float32, chunks=(8, H, W))
+        d[:16] = 0.5  # two of four chunks
+        f["labels"] = (np.arange(N_JETS) % 2).astype(np.int32)
+    return train(ctx, ctx.good_cfg, p)
+
+
+@case("h5_tiny_file_declares_2e29_jets", 3, r"jets\.h5: dataset images was created but never written", timeout=30)
+def _(ctx):
+    p = ctx.path("jets.h5")
+    with h5py.File(p, "w") as f:  # a few kB on disk; reading it as data would allocate gigabytes
+        f.create_dataset("images", (1 << 29, H, W), np.float32, chunks=(64, H, W), compression="gzip")
+        f.create_dataset("labels", (1 << 29,), np.int32, chunks=(4096,), compression="gzip")
+    return train(ctx, ctx.good_cfg, p)
+
+
+@case("h5_float64_pixel_overflows_float32", 3, r"jets\.h5: dataset /images: jet 4 has a pixel of 1e\+300, which "
+      r"overflows float32")
+def _(ctx):
+    images = np.random.default_rng(3).exponential(0.1, size=(N_JETS, H, W))
+    images[4, 2, 3] = 1e300
+    return train(ctx, ctx.good_cfg, ctx.jets(images=images, dtype=np.float64))
+
+
+@case("h5_uint64_label_named_as_stored", 3, r"jets\.h5: dataset /labels: jet 2 has label 9223372036854775809, "
+      r"outside 0\.\.1")
+def _(ctx):
+    labels = (np.arange(N_JETS) % 2).astype(np.uint64)
+    labels[2] = (1 << 63) + 1
+    return train(ctx, ctx.good_cfg, ctx.jets(labels=labels))
+
+
+@case("h5_negative_int64_label_named", 3, r"jets\.h5: dataset /labels: jet 3 has label -5000000000, outside")
+def _(ctx):
+    labels = (np.arange(N_JETS) % 2).astype(np.int64)
+    labels[3] = -5000000000
+    return train(ctx, ctx.good_cfg, ctx.jets(labels=labels))
+
+
+@case("h5_filter_this_hdf5_lacks", 3, r"jets\.h5: dataset images is compressed with filter 32000 \(lzf \(h5py\)\)")
+def _(ctx):
+    p = ctx.path("jets.h5")
+    with h5py.File(p, "w") as f:
+        f.create_dataset("images", data=np.full((N_JETS, H, W), 0.1, np.float32), compression="lzf")
+        f["labels"] = (np.arange(N_JETS) % 2).astype(np.int32)
+    return train(ctx, ctx.good_cfg, p)
+
+
+@case("ckpt_nan_weight", 3, r"ckpt\.h5: dataset /weights/layer01/kernel holds a non-finite value \(NaN at index 7\)")
+def _(ctx):
+    def edit(f):
+        k = f["weights/layer01/kernel"]
+        v = k[()]
+        v.flat[7] = np.nan
+        k[...] = v
+    return ctx.predict(ctx.edited_ckpt(edit))
+
+
+@case("ckpt_inf_weight_as_init", 3, r"ckpt\.h5: dataset /weights/layer00/bias holds a non-finite value \(Inf at index 0\)")
+def _(ctx):
+    def edit(f):
+        b = f["weights/layer00/bias"]
+        v = b[()]
+        v[0] = np.inf
+        b[...] = v
+    return train(ctx, ctx.good_cfg, ctx.good_h5, "--init", ctx.edited_ckpt(edit))
+
+
+def fill_leaving(path, free_bytes):
+    """Fill the file system of directory path until about free_bytes are left."""
+    st = os.statvfs(path)
+    fill = st.f_bavail * st.f_frsize - free_bytes
+    if fill > 0:
+        with open(os.path.join(path, "filler"), "wb") as f:
+            f.write(b"\0" * fill)
+
+
+# ---- issue 13: the disk fills while a file is written and closed (not at creation) ----
+@case("out_disk_fills_while_closing_predict", 4, r"scores\.h5\.tmp: cannot write output file: No space left on device",
+      needs="tmpfs")
+def _(ctx):
+    mnt = ctx.path("mnt")
+    if not mount_tmpfs(mnt, "1m"):
+        raise CannotRun("cannot mount a tmpfs here (needs root)")
+    ctx.mounts.append(mnt)
+    shutil.copy(os.path.join(ctx.base, "scores.h5"), os.path.join(mnt, "scores.h5"))
+    ctx.guard.append(os.path.join(mnt, "scores.h5"))
+    ctx.out_dirs.append(mnt)
+    fill_leaving(mnt, 4096)  # the temporary file is created; its contents do not fit
+    return ["predict", ctx.ckpt, "--data", ctx.good_h5, "--out", os.path.join(mnt, "scores.h5")]
+
+
+@case("out_disk_fills_while_closing_checkpoint", 4, r"checkpoint\.h5\.tmp: cannot write output file: No space left",
+      needs="tmpfs")
+def _(ctx):
+    mnt = ctx.path("mnt")
+    if not mount_tmpfs(mnt, "1m"):
+        raise CannotRun("cannot mount a tmpfs here (needs root)")
+    ctx.mounts.append(mnt)
+    run = os.path.join(mnt, "run")
+    os.makedirs(run)
+    shutil.copy(ctx.ckpt, os.path.join(run, "checkpoint.h5"))
+    ctx.guard.append(os.path.join(run, "checkpoint.h5"))
+    ctx.out_dirs += [mnt, run]
+    fill_leaving(mnt, 12288)  # config.cfg and metrics.csv fit (a page each), the checkpoint does not
+    return train(ctx, ctx.good_cfg, ctx.good_h5, "--force", out=run)
+
+
 class CannotRun(Exception):
     """A case that cannot run on this machine (no tmpfs without root): reported as a failure."""
 
@@ -862,13 +1065,14 @@ def check_case(c, args, launcher, ctx):
         fails.append("crash report in the output")
     if not timed_out and rc != c["code"]:
         fails.append(f"exit code {rc}, expected {c['code']}")
-    hits = re.findall(frag, err)
+    accepted = c["code"] == 0  # an input that must be accepted: the fragment is in stdout, no error line
+    hits = re.findall(frag, out if accepted else err)
     if not hits:
-        fails.append(f"stderr lacks /{frag}/")
+        fails.append(f"{'stdout' if accepted else 'stderr'} lacks /{frag}/")
     n_errors = err.count("jetcnn: error:")
     if c["code"] != 2 or args:  # the bare usage message has no "error:" line
-        if n_errors != 1:
-            fails.append(f"{n_errors} 'jetcnn: error:' lines, expected exactly 1 (rank 0 prints)")
+        if n_errors != (0 if accepted else 1):
+            fails.append(f"{n_errors} 'jetcnn: error:' lines, expected exactly {0 if accepted else 1} (rank 0 prints)")
     for p, h in before.items():
         if not os.path.exists(p):
             fails.append(f"existing output {p} was deleted")

@@ -14,6 +14,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from roc_common import close, fail, reference_eps_b, run, write_scores  # noqa: E402
+
 try:
     import h5py
     import numpy as np
@@ -22,27 +25,6 @@ except ImportError as exc:  # a missing module is a failure, never a skip
     sys.exit(f"roc_sklearn: FAIL: cannot import {exc.name} (Debian: python3-h5py python3-sklearn)")
 
 TOL = 1e-6
-
-
-def fail(msg):
-    sys.exit(f"roc_sklearn: FAIL: {msg}")
-
-
-def write_scores(path, score, label, fmt=b"jetcnn-scores-1", **extra):
-    with h5py.File(path, "w") as f:
-        if fmt is not None:
-            f.attrs["format"] = np.bytes_(fmt) if isinstance(fmt, bytes) else fmt
-        f["score"] = np.asarray(score, dtype=np.float32)
-        f["label"] = np.asarray(label, dtype=np.int32)
-        for name, values in extra.items():
-            f[name] = np.asarray(values, dtype=np.float32)
-
-
-def run(cmd, expect_rc=0):
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != expect_rc:
-        fail(f"{' '.join(cmd)} exited {proc.returncode}, expected {expect_rc}\n{proc.stdout}{proc.stderr}")
-    return proc
 
 
 def read_csv(path):
@@ -55,23 +37,6 @@ def read_csv(path):
         for row in reader:
             curves.setdefault(row[0], []).append([float(x) for x in row[1:]])
     return {k: np.array(v) for k, v in curves.items()}
-
-
-def reference_eps_b(tpr, fpr, eps_s):
-    """eps_B at eps_S: linear interpolation between the last point below and the first at/above."""
-    i = int(np.searchsorted(tpr, eps_s, side="left"))
-    if i == 0 or tpr[i] <= eps_s:
-        return fpr[i]
-    t = (eps_s - tpr[i - 1]) / (tpr[i] - tpr[i - 1])
-    return fpr[i - 1] + t * (fpr[i] - fpr[i - 1])
-
-
-def close(a, b, what):
-    if np.isinf(a) or np.isinf(b):
-        if a != b:
-            fail(f"{what}: {a} vs reference {b}")
-    elif abs(a - b) > TOL * max(1.0, abs(b)):
-        fail(f"{what}: {a!r} vs reference {b!r}")
 
 
 def check_curve(name, entry, rows, score, label, eps_list, probability=True):
@@ -98,23 +63,72 @@ def check_curve(name, entry, rows, score, label, eps_list, probability=True):
         close(entry["accuracy"], accuracy_score(label, score >= 0.5), f"{name}: accuracy")
 
 
-def likelihood_reference(mass, tau32, label, n_bins):
-    """The documented likelihood baseline, recomputed in numpy (docs/roc.md)."""
+def likelihood_reference(mass, tau32, label, grid):
+    """The documented likelihood baseline (docs/roc.md), recomputed in numpy: for each fold,
+    the empirical distributions of the fitting half map (mass, tau32) to (u, v); per class a
+    Gaussian kernel density (Scott's bandwidth from the robust spread) on the (grid+1)^2 nodes,
+    linear binning, reflected edges, one jet's floor; the other half gets ln(p_top / p_qcd)."""
+    mass, tau32 = mass.astype(np.float32), tau32.astype(np.float32)
     n = len(mass)
-    def edges(x):
-        s = np.sort(x)
-        return s[[int(k / n_bins * (n - 1)) for k in range(1, n_bins)]]
-    b = np.searchsorted(edges(mass), mass, side="right") * n_bins + np.searchsorted(edges(tau32), tau32, side="right")
-    fold = np.arange(n) % 2
-    score = np.empty(n, dtype=np.float32)
-    for f in (0, 1):
-        other = fold != f
-        h = [np.bincount(b[other & (label == c)], minlength=n_bins * n_bins) / np.sum(other & (label == c))
-             for c in (0, 1)]
-        pq, pt = h[0][b[fold == f]], h[1][b[fold == f]]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            score[fold == f] = np.where(pt + pq > 0, pt / (pt + pq), 0.5)
-    return score
+    score = np.empty(n)
+
+    def ecdf(x):
+        xs = np.sort(x)
+        d, first, counts = np.unique(xs, return_index=True, return_counts=True)
+        c = (first + 0.5 * counts) / len(xs)
+        return lambda y: np.interp(y.astype(np.float64), d.astype(np.float64), c)
+
+    def cell(u):
+        a = u * grid
+        i = np.clip(np.floor(a).astype(int), 0, grid - 1)
+        return i, np.clip(a - i, 0.0, 1.0)
+
+    def smooth(w, axis, s):
+        # a Gaussian of s nodes, truncated at 4 s and normalised over the truncation, the
+        # edges reflected: node j adds to node i through |i - j|, i + j and 2 grid - i - j
+        if s < 1e-3:
+            return w
+        r = min(int(np.ceil(4 * s)), grid)
+        k = np.exp(-0.5 * np.arange(r + 1) ** 2 / s ** 2)
+        k /= k[0] + 2 * k[1:].sum()
+        idx = np.arange(grid + 1)
+        dist = [np.abs(idx[:, None] - idx[None, :]), idx[:, None] + idx[None, :], 2 * grid - idx[:, None] - idx[None, :]]
+        m = np.zeros((grid + 1, grid + 1))
+        for q, dd in enumerate(dist):
+            ok = dd <= r
+            if q > 0:  # the edge nodes are their own mirror images
+                ok &= (idx[None, :] > 0) & (idx[None, :] < grid)
+            m += np.where(ok, k[np.minimum(dd, r)], 0.0)
+        return np.moveaxis(np.tensordot(m, np.moveaxis(w, axis, 0), axes=(1, 0)), 0, axis)
+
+    for fold in (0, 1):
+        fit = np.arange(fold, n, 2)
+        ev = np.arange(1 - fold, n, 2)
+        fm, ft = ecdf(mass[fit]), ecdf(tau32[fit])
+        dens = []
+        for c in (0, 1):
+            sel = fit[label[fit] == c]
+            u, v = fm(mass[sel]), ft(tau32[sel])
+            h = []
+            for x in (u, v):
+                sd = np.std(x, ddof=1)
+                xs = np.sort(x)
+                iqr = (xs[int(0.75 * (len(x) - 1))] - xs[int(0.25 * (len(x) - 1))]) / 1.349
+                spread = iqr if 0 < iqr < sd else sd
+                h.append(min(max(spread * len(x) ** (-1 / 6), 1 / grid), 0.25))
+            w = np.zeros((grid + 1, grid + 1))
+            (a, fa), (b, fb) = cell(u), cell(v)
+            for da, wa in ((0, 1 - fa), (1, fa)):
+                for db, wb in ((0, 1 - fb), (1, fb)):
+                    np.add.at(w, (a + da, b + db), wa * wb)
+            w = smooth(smooth(w, 0, h[0] * grid), 1, h[1] * grid)
+            nodes = (grid + 1) ** 2
+            dens.append((len(sel) * w / w.sum() + 1 / nodes) / (len(sel) + 1))
+        (a, fa), (b, fb) = cell(fm(mass[ev])), cell(ft(tau32[ev]))
+        p = [(1 - fa) * (1 - fb) * d[a, b] + fa * (1 - fb) * d[a + 1, b] + (1 - fa) * fb * d[a, b + 1] + fa * fb * d[a + 1, b + 1]
+             for d in dens]
+        score[ev] = np.log(p[1]) - np.log(p[0])
+    return score.astype(np.float32)
 
 
 def main():
@@ -159,10 +173,18 @@ def main():
             tau32 = np.where(tau2 > 0, tau3 / tau2, 1.0).astype(np.float32)
         check_curve("tau32", m["curves"][1], curves["tau32"] * [-1, 1, 1, 1, 1], -tau32, label, eps_list, False)
         check_curve("jet_mass", m["curves"][2], curves["jet_mass"], mass, label, eps_list, False)
-        like = likelihood_reference(mass, tau32, label, 20)
-        check_curve("likelihood", m["curves"][3], curves["likelihood(mass,tau32)"], like, label, eps_list, False)
-        if not m["curves"][3]["auc"] > m["curves"][1]["auc"]:
-            fail("the likelihood of mass and tau32 is not better than tau32 alone")
+        like = likelihood_reference(mass, tau32, label, 100)
+        entry = m["curves"][3]
+        close(entry["auc"], roc_auc_score(label, like), "likelihood: AUC")  # ties: exact equality not required
+        fpr, tpr, _ = roc_curve(label, like, drop_intermediate=False)
+        for wp in entry["working_points"]:
+            ref = reference_eps_b(tpr, fpr, wp["eps_s"])
+            if abs(wp["eps_b"] - ref) > 2e-3 * max(ref, 1e-3):
+                fail(f"likelihood: eps_b at {wp['eps_s']} is {wp['eps_b']}, numpy {ref}")
+        if not entry["auc"] > max(m["curves"][1]["auc"], m["curves"][2]["auc"]):
+            fail("the likelihood of mass and tau32 is not better than each alone")
+        if not curves["likelihood(mass,tau32)"][1, 1] <= 0.05:
+            fail(f"the likelihood curve starts at eps_s = {curves['likelihood(mass,tau32)'][1, 1]}")
 
         # 2. a window cut: one working point
         _, m, curves = roc([random_h5], "--observable", "jet_mass", "--window", "150:200", "--bootstrap", "0")
@@ -236,6 +258,26 @@ def main():
         run([args.jetcnn, "roc", random_h5, "--observable", "jet_mass", "--window", "2:1"], 2)
         run([args.jetcnn, "roc", random_h5, "--eps-s", "0.3,1.5"], 2)
         run([args.jetcnn, "roc", random_h5, "--csv", os.path.join(tmp, "no", "dir.csv")], 4)
+        # 6. an output that is also an input (or the other output) is refused; the input survives
+        with open(random_h5, "rb") as f:
+            original = f.read()
+        os.link(random_h5, os.path.join(tmp, "hard.h5"))
+        os.symlink(random_h5, os.path.join(tmp, "soft.csv"))
+        for opt, out, words in (("--csv", random_h5, "same file as the input"),
+                                ("--json", os.path.join(tmp, "hard.h5"), "same file as the input"),
+                                ("--csv", os.path.join(tmp, "soft.csv"), "same file as the input"),
+                                ("--json", os.path.join(tmp, "sub", "..", "random.h5"), "same file as the input")):
+            os.makedirs(os.path.join(tmp, "sub"), exist_ok=True)
+            proc = run([args.jetcnn, "roc", random_h5, opt, out], 2)
+            if words not in proc.stderr or out not in proc.stderr:
+                fail(f"roc {opt} {out}: {proc.stderr}")
+        proc = run([args.jetcnn, "roc", random_h5, "--csv", os.path.join(tmp, "o.txt"), "--json",
+                    os.path.join(tmp, ".", "o.txt")], 2)
+        if "are the same file" not in proc.stderr:
+            fail(f"--csv and --json the same file: {proc.stderr}")
+        with open(random_h5, "rb") as f:
+            if f.read() != original:
+                fail("an input was changed by a refused run")
         if "--likelihood" not in run([args.jetcnn, "roc", "--help"]).stdout:
             fail("--help does not describe --likelihood")
 

@@ -10,17 +10,8 @@
 
 #include "jetcnn/roc.h"
 
-static int n_fail = 0;
+#include "gen_check.h"
 
-#define CHECK(cond, ...)                                   \
-  do {                                                     \
-    if (!(cond)) {                                         \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      fprintf(stderr, __VA_ARGS__);                        \
-      fprintf(stderr, "\n");                               \
-      n_fail++;                                            \
-    }                                                      \
-  } while (0)
 
 static int close_to(double a, double b) {
   if (isinf(a) || isinf(b)) return a == b;
@@ -166,7 +157,7 @@ static void against_naive(size_t n, int levels) {
       }
     CHECK(c->eps_s[p] == sel_s / n_s && c->eps_b[p] == sel_b / n_b, "point %zu: (%g, %g) vs counted (%g, %g)", p,
           c->eps_s[p], c->eps_b[p], sel_s / n_s, sel_b / n_b);
-    if (n_fail > 20) break;
+    if (failures > 20) break;
   }
   roc_curve_free(&c);
   CHECK(c == NULL, "roc_curve_free does not clear the pointer");
@@ -290,10 +281,5 @@ int main(void) {
   thinning();
   bootstrap();
   speed();
-  if (n_fail) {
-    fprintf(stderr, "%d check(s) failed\n", n_fail);
-    return 1;
-  }
-  printf("all ROC checks passed\n");
-  return 0;
+  return check_report("test_roc");
 }

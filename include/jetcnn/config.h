@@ -1,9 +1,9 @@
 /* config.h - the INI config file that defines a model and its training schedule.
  *
  * One section per layer, in order, after one [net] section. Parsed with libinih; every
- * key knows its line, so every message reads "FILE:LINE: problem". The keys each section
- * may hold are one table in config.c (and docs/config.md); unknown sections and keys,
- * and keys given twice, are errors.
+ * key knows its line, so every message reads "FILE:LINE: problem". This module knows the
+ * syntax only (keys given twice are errors); which sections and keys exist is checked when
+ * the net is built (net.c's [net] keys, the layer table in src/layers/registry.c).
  */
 #ifndef JETCNN_CONFIG_H
 #define JETCNN_CONFIG_H
@@ -34,15 +34,15 @@ typedef struct {
 } jc_config;
 
 /* Parse the config file at path. *out is owned by the caller (config_free). Errors are
- * JC_ERR_USAGE with "PATH:LINE: ..." (over-long lines, syntax, unknown or duplicate
- * keys and sections, missing [net]). */
+ * JC_ERR_USAGE with "PATH:LINE: ..." (over-long lines, syntax, duplicate keys, missing or
+ * second [net]). */
 jc_code config_load(const char *path, jc_config **out, jc_err *err);
 
 /* Parse config text held in memory (e.g. from a checkpoint); `name` is used in messages. */
 jc_code config_parse_text(const char *text, const char *name, jc_config **out, jc_err *err);
 
 /* Apply a command-line override "key=value" to the [net] section (replacing or adding
- * the key). Unknown keys are errors. */
+ * the key; net_create refuses a key [net] does not know). */
 jc_code config_set_net(jc_config *cfg, const char *assignment, jc_err *err);
 
 /* The config as INI text (what was actually used, overrides included). Caller frees. */
@@ -72,7 +72,15 @@ jc_code cfg_enum(const jc_section *s, const char *key, const char *def, const ch
                  int *out, jc_err *err);
 /* Raw string (borrowed from s), or def when absent. */
 const char *cfg_str(const jc_section *s, const char *key, const char *def);
-/* Line of key in s (or of the section header when absent), for messages. */
+/* Line of key in s (or of the section header when absent; 0 for a --set override). */
 int cfg_line(const jc_section *s, const char *key);
+
+/* Where key of s was given, for messages: "FILE:LINE" (the section's header line when the
+ * key is absent or NULL) or "--set KEY" for a command-line override. Use .s directly as
+ * a printf argument: the returned temporary lives until the end of that full expression. */
+typedef struct {
+  char s[320];
+} jc_where;
+jc_where cfg_where(const jc_section *s, const char *key);
 
 #endif

@@ -29,13 +29,16 @@ jc_code h5io_fail(jc_err *err, jc_code code, const char *fmt, ...)
 hid_t h5io_open_read(const char *path, MPI_Comm comm, jc_err *err);
 
 /* Create (truncate) PATH.tmp collectively on comm for writing; the final name is taken by
- * h5io_commit(). MPI_COMM_SELF gets the POSIX driver (independent transfers only), other
- * comms MPI-IO. Fails with JC_ERR_IO naming the path. */
+ * h5io_commit(). With MPI_COMM_SELF (one writer) the file is built in memory and written to
+ * PATH.tmp by h5io_commit with checked POSIX writes, so a disk that fills up is an error value,
+ * never a crash inside HDF5 (whose 1.10.8 close path cannot survive ENOSPC); the empty
+ * PATH.tmp is created at once. Other comms: MPI-IO, collective. Fails with JC_ERR_IO naming
+ * the path. */
 hid_t h5io_create_tmp(const char *path, MPI_Comm comm, jc_err *err);
 
-/* Close *file (collectively), fsync and rename PATH.tmp to PATH on rank 0, and agree on the
- * outcome across comm. *file is set to H5I_INVALID_HID. On failure PATH is untouched and
- * PATH.tmp removed. */
+/* Close *file (collectively; with MPI_COMM_SELF write its in-memory image to PATH.tmp), fsync
+ * and rename PATH.tmp to PATH on rank 0, and agree on the outcome across comm. *file is set
+ * to H5I_INVALID_HID. On failure PATH is untouched and PATH.tmp removed. */
 jc_code h5io_commit(hid_t *file, const char *path, MPI_Comm comm, jc_err *err);
 
 /* Close *file if open and remove PATH.tmp (rank 0); for error paths. Collective. */

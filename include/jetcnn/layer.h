@@ -28,10 +28,34 @@ typedef struct {
 } jc_ctx;
 
 typedef struct jc_layer jc_layer;
+typedef struct jc_onnx_graph jc_onnx_graph; /* the ONNX graph being written (export) */
 
+/* What a layer kind can do besides its own computation (jc_layer_ops.flags). */
+enum {
+  /* The section takes `activation =` (and its `slope`, `alpha`): net_create adds an
+   * [activation] layer right after it (fused = 1). */
+  LAYER_TAKES_ACTIVATION = 1u << 0,
+  /* Can apply a ReLU that follows it itself (relu_out): forward writes max(0, z), backward
+   * masks dy by y > 0. */
+  LAYER_FUSES_RELU = 1u << 1,
+  /* With relu_out: can take a dy that the next layer already masked (dy_masked). */
+  LAYER_TAKES_MASKED_DY = 1u << 2,
+  /* After a fused ReLU: backward can route dy only where the ReLU passed (relu_in), masking
+   * it for the layer before. */
+  LAYER_MASKS_RELU = 1u << 3,
+};
+
+/* One layer kind: its config section, its keys, and the functions every kind provides.
+ * Adding a kind is one file in src/layers/ defining `const jc_layer_ops jc_KIND_ops` and
+ * one row in the table of src/layers/registry.c. */
 typedef struct {
-  const char *section; /* config section name, e.g. "conv" */
-  const char *kind;    /* type shown by `summary`, e.g. "Conv2D" */
+  const char *section;       /* config section name, e.g. "conv" */
+  const char *kind;          /* type shown by `summary`, e.g. "Conv2D" */
+  const char *const *keys;   /* the keys the section accepts (NULL-terminated), besides the
+                              * activation keys that LAYER_TAKES_ACTIVATION adds */
+  unsigned flags;            /* LAYER_* above */
+  int n_inputs;              /* tensors the layer reads: 1 (0 means 1); a layer with 2 (a
+                              * residual shortcut) gets the second from the net's graph */
   /* Read this kind's keys from sec, check them against l->in, and fill l->out,
    * l->n_kernel, l->n_bias, l->kernel_shape, l->ws_*, l->flops and l->cfg (malloc'ed,
    * freed by the net). Errors name the config line (JC_ERR_USAGE). */
@@ -44,6 +68,11 @@ typedef struct {
    * With l->relu_out, y and dy are those of the ReLU'd output (the layer masks dy by y > 0). */
   void (*backward)(const jc_layer *l, const float *params, const float *x, const float *y,
                    const float *dy, float *dx, float *grads, int n, const jc_ctx *ctx);
+  /* Append to g the ONNX nodes (and initializers from params) that compute the tensor named
+   * y from the tensors named x[0 .. n_inputs-1] (NCHW float); NULL: the kind cannot be
+   * exported yet. */
+  jc_code (*export_onnx)(const jc_layer *l, const float *params, jc_onnx_graph *g, const char *const *x,
+                         const char *y, jc_err *err);
 } jc_layer_ops;
 
 struct jc_layer {
@@ -52,14 +81,14 @@ struct jc_layer {
   const char *path;     /* config file, borrowed from the config (for messages) */
   int line;             /* line of the section header */
   int fused;            /* 1: an activation given by `activation =` in the previous section */
-  int relu_out;         /* 1 (conv, dense; set by net_create when a fused ReLU follows): forward
+  int relu_out;         /* 1 (LAYER_FUSES_RELU; set by net_create when a fused ReLU follows): forward
                          * writes max(0, z) itself, backward masks dy by y > 0, and
                          * net_forward/net_backward skip the ReLU layer, whose output buffer
                          * is this layer's. Running the ReLU layer anyway changes nothing. */
-  int dy_masked;        /* 1 (with relu_out; set by net_create when a max pool follows the ReLU):
+  int dy_masked;        /* 1 (with relu_out; set by net_create when a LAYER_MASKS_RELU kind follows the ReLU):
                          * the dy backward gets is already +0 where y <= 0 (the pool's
                          * relu_in), so the layer does not mask it again. */
-  int relu_in;          /* 1 (max pool after a fused ReLU, set by net_create): backward routes dy
+  int relu_in;          /* 1 (LAYER_MASKS_RELU kind after a fused ReLU, set by net_create): backward routes dy
                          * only to window maxima > 0, giving the ReLU's mask with it. */
   jc_shape in, out;
   size_t n_kernel, n_bias;  /* parameter counts; 0 for layers without parameters */
@@ -77,18 +106,19 @@ static inline size_t layer_ws_floats(const jc_layer *l, int n) {
   return l->ws_fixed + (size_t)n * l->ws_per_sample;
 }
 
-/* The layer kinds (one file each under src/layers/). */
-extern const jc_layer_ops jc_conv_ops;
-extern const jc_layer_ops jc_maxpool_ops;
-extern const jc_layer_ops jc_avgpool_ops;
-extern const jc_layer_ops jc_dense_ops;
-extern const jc_layer_ops jc_dropout_ops;
-extern const jc_layer_ops jc_flatten_ops;
-extern const jc_layer_ops jc_activation_ops;
-extern const jc_layer_ops jc_maxout_ops;
+/* ---- the table of layer kinds (src/layers/registry.c) ---- */
 
 /* The ops for config section `name`, or NULL. */
 const jc_layer_ops *layer_ops_for(const char *section_name);
+
+/* The known layer sections as "[conv] [maxpool] ..." into buf (n bytes), for messages. */
+void layer_sections_list(char *buf, size_t n);
+
+/* Keys added to a section by LAYER_TAKES_ACTIVATION (NULL-terminated). */
+extern const char *const LAYER_ACTIVATION_KEYS[];
+
+/* The [activation] kind: net_create adds one after a section with `activation =`. */
+extern const jc_layer_ops jc_activation_ops;
 
 /* Activation functions shared by [activation] and the `activation =` key of conv/dense. */
 typedef enum { ACT_NONE, ACT_RELU, ACT_LEAKY, ACT_SIGMOID, ACT_TANH, ACT_ELU, ACT_SOFTMAX } jc_act;

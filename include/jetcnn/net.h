@@ -99,7 +99,8 @@ double net_train_micro(const jc_net *net, const float *params, jc_net_ws *ws, co
  * seg[0] = 0, seg[1..n] their ends (seg holds at least 2 * n_layers + 1). Returns n. */
 int net_param_segments(const jc_net *net, size_t *seg);
 
-/* Print the Keras-style summary table (shapes, parameters, FLOPs, activation memory). */
-void net_summary(const jc_net *net, FILE *out);
+/* The Keras-style summary table (shapes, parameters, FLOPs, activation memory) as text,
+ * owned by the caller (free); NULL with err set when out of memory. */
+char *net_summary(const jc_net *net, jc_err *err);
 
 #endif

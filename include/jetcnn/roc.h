@@ -53,6 +53,9 @@ double roc_rejection_at(const roc_curve *curve, double eps_s);
  * "score >= threshold" reaching that signal efficiency). */
 double roc_threshold_at(const roc_curve *curve, double eps_s);
 
+/* Index of that point: its threshold, eps_s and eps_b are those of the cut. */
+size_t roc_point_at(const roc_curve *curve, double eps_s);
+
 /* A copy of curve with at most max_points points (max_points >= 16) that keeps its shape in
  * (eps_s, eps_b) and in log(eps_b): collinear points are dropped first (lossless), then a point
  * is kept only once it has moved far enough from the last kept one in eps_s, eps_b or

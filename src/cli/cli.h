@@ -52,6 +52,7 @@ void cli_printf(MPI_Comm comm, const char *fmt, ...) __attribute__((format(print
 jc_code cli_summary(int argc, char **argv, MPI_Comm comm, jc_err *err);
 jc_code cli_train(int argc, char **argv, MPI_Comm comm, jc_err *err);
 jc_code cli_predict(int argc, char **argv, MPI_Comm comm, jc_err *err);
+jc_code cli_export(int argc, char **argv, MPI_Comm comm, jc_err *err);
 jc_code cli_generate(int argc, char **argv, MPI_Comm comm, jc_err *err);
 jc_code cli_images(int argc, char **argv, MPI_Comm comm, jc_err *err);
 jc_code cli_roc(int argc, char **argv, MPI_Comm comm, jc_err *err);

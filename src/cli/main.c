@@ -18,6 +18,7 @@ static const command COMMANDS[] = {
     {"summary", cli_summary, "print the model defined by a config: shapes, parameters, FLOPs"},
     {"train", cli_train, "train a model on HDF5 jet images (run under mpirun for data parallelism)"},
     {"predict", cli_predict, "score an HDF5 file with a trained checkpoint"},
+    {"export", cli_export, "write a trained checkpoint as an ONNX model (for ONNX Runtime)"},
     {"roc", cli_roc, "ROC curve, AUC and background rejection from prediction files"},
     {"generate", cli_generate, "generate synthetic top/QCD jets into an HDF5 file (run under mpirun)"},
     {"images", cli_images, "turn jet constituents into preprocessed jet images (DeepTop recipe)"},

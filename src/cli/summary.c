@@ -1,5 +1,6 @@
 /* summary.c - `jetcnn summary CONFIG`: print the model table. */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "cli.h"
 #include "jetcnn/dist.h"
@@ -26,7 +27,10 @@ jc_code cli_summary(int argc, char **argv, MPI_Comm comm, jc_err *err) {
   for (int i = 0; rc == JC_OK && i < opts[0].count; i++) rc = config_set_net(cfg, opts[0].values[i], err);
   if (rc == JC_OK) rc = net_create(cfg, &net, err);
   else config_free(&cfg);
-  if (rc == JC_OK && dist_rank(comm) == 0) net_summary(net, stdout);
+  char *table = NULL;
+  if (rc == JC_OK && !(table = net_summary(net, err))) rc = err->code;
+  if (rc == JC_OK) cli_printf(comm, "%s", table);
+  free(table);
   net_free(&net);
   return rc;
 }

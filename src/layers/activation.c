@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "jetcnn/layer.h"
+#include "jetcnn/onnx.h"
 
 const char *const JC_ACT_NAMES[] = {"linear", "relu", "leaky", "sigmoid", "tanh", "elu", "softmax", NULL};
 
@@ -119,8 +120,31 @@ static void activation_backward(const jc_layer *l, const float *params, const fl
   }
 }
 
-const jc_layer_ops jc_activation_ops = {"activation", "Activation", activation_init, activation_forward,
-                                        activation_backward};
+/* One ONNX node per function; softmax over the channels is Softmax on axis 1 of NCHW
+ * (opset 13: over that axis alone). */
+static jc_code activation_export_onnx(const jc_layer *l, const float *params, jc_onnx_graph *g, const char *const *x,
+                                      const char *y, jc_err *err) {
+  const act_cfg *c = l->cfg;
+  static const char *const OPS[] = {[ACT_NONE] = "Identity", [ACT_RELU] = "Relu",       [ACT_LEAKY] = "LeakyRelu",
+                                    [ACT_SIGMOID] = "Sigmoid", [ACT_TANH] = "Tanh",     [ACT_ELU] = "Elu",
+                                    [ACT_SOFTMAX] = "Softmax"};
+  onnx_node(g, OPS[c->act], x, 1, y);
+  if (c->act == ACT_LEAKY) onnx_attr_float(g, "alpha", c->slope);
+  if (c->act == ACT_ELU) onnx_attr_float(g, "alpha", c->alpha);
+  if (c->act == ACT_SOFTMAX) onnx_attr_int(g, "axis", 1);
+  return onnx_status(g, err);
+}
+
+static const char *const ACTIVATION_KEYS[] = {"activation", "slope", "alpha", NULL};
+const jc_layer_ops jc_activation_ops = {
+    .section = "activation",
+    .kind = "Activation",
+    .keys = ACTIVATION_KEYS,
+        .init = activation_init,
+    .forward = activation_forward,
+    .backward = activation_backward,
+    .export_onnx = activation_export_onnx,
+};
 
 jc_act activation_kind(const jc_layer *l) {
   return l->ops == &jc_activation_ops ? ((const act_cfg *)l->cfg)->act : ACT_NONE;

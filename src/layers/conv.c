@@ -22,16 +22,12 @@
 
 #include "conv_winograd.h"
 #include "jetcnn/layer.h"
+#include "jetcnn/onnx.h"
 
-/* Let the compiler fuse a*b+c into FMA in the vector kernels below (never -ffast-math:
- * contraction is decided at compile time, so results stay the same run after run). */
-#if defined(__clang__) /* the fuzz build */
-#pragma clang fp contract(fast)
-#else
-#pragma GCC optimize("fp-contract=fast")
-#endif
-/* after the pragma: its inline helpers must be compiled with the same options to inline */
-#include "conv_vec.h"
+#include "simd.h"
+/* This file and conv_winograd.c are compiled with -ffp-contract=fast (CMakeLists.txt): the
+ * compiler may fuse a*b+c into FMA in the vector kernels (never -ffast-math: contraction is
+ * decided at compile time, so results stay the same run after run). */
 
 /* A correlation computed on a zero-padded grid: the image sits at (top, left) of a grid
  * wg columns wide, and output (oy, ox) is the dot product of the kernel with the grid at
@@ -255,8 +251,8 @@ static jc_code conv_init(jc_layer *l, const jc_section *sec, jc_err *err) {
   int wo = (l->in.w + pw_total - (int)f) / (int)s + 1;
   if (l->in.h + ph_total < f || l->in.w + pw_total < f || ho < 1 || wo < 1)
     return jc_fail(err, JC_ERR_USAGE,
-                   "%s:%d: [conv] kernel %ldx%ld does not fit the %dx%d input (padding %d,%d): output would be empty",
-                   l->path, cfg_line(sec, "size"), f, f, l->in.h, l->in.w, ph_total, pw_total);
+                   "%s: [conv] kernel %ldx%ld does not fit the %dx%d input (padding %d,%d): output would be empty",
+                   cfg_where(sec, "size").s, f, f, l->in.h, l->in.w, ph_total, pw_total);
   conv_cfg *c = malloc(sizeof *c);
   if (!c) return jc_fail(err, JC_ERR_NOMEM, "out of memory");
   *c = (conv_cfg){.k = (int)k, .f = (int)f, .s = (int)s, .pad_top = pt, .pad_left = pl};
@@ -267,7 +263,7 @@ static jc_code conv_init(jc_layer *l, const jc_section *sec, jc_err *err) {
    * filters only for dX, and forward with >= 64 taps, on images of >= 100 output pixels
    * (dW and tiny images stay with sgemm). */
   c->corr = s == 1 && pt < f && pl < f && pb < f && pr < f;
-  const int few = k <= 16, big = ho * wo >= 100, deep = l->in.c * f * f >= 64;
+  const int few = k <= 16, big = (long)ho * wo >= 100, deep = l->in.c * f * f >= 64;
   c->fwd_direct = c->corr && (few || (big && deep));
   c->dw_direct = c->corr && few;
   c->dx_direct = c->corr && (few || big);
@@ -537,4 +533,33 @@ static void conv_backward(const jc_layer *l, const float *params, const float *x
     for (size_t j = 0; j < n_w; j++) dw[j] += vsum(vload(dwv + j * VL));
 }
 
-const jc_layer_ops jc_conv_ops = {"conv", "Conv2D", conv_init, conv_forward, conv_backward};
+/* ONNX Conv with explicit pads [top, left, bottom, right]: `same` may pad one row/column
+ * more at the bottom/right. The bottom/right padding is what the output size needs,
+ * (O - 1) S + F = I + P_lo + P_hi, or 0 when stride leaves input rows unused. */
+static jc_code conv_export_onnx(const jc_layer *l, const float *params, jc_onnx_graph *g, const char *const *x,
+                                const char *y, jc_err *err) {
+  const conv_cfg *c = l->cfg;
+  const float *w = params + l->offset;
+  int pb = (l->out.h - 1) * c->s + c->f - l->in.h - c->pad_top;
+  int pr = (l->out.w - 1) * c->s + c->f - l->in.w - c->pad_left;
+  const int64_t wdims[4] = {c->k, l->in.c, c->f, c->f}, bdims[1] = {c->k};
+  const char *kernel = onnx_const(g, "W", ONNX_FLOAT, w, wdims, 4);
+  const char *bias = onnx_const(g, "B", ONNX_FLOAT, w + l->n_kernel, bdims, 1);
+  onnx_node(g, "Conv", (const char *[]){x[0], kernel, bias}, 3, y);
+  onnx_attr_ints(g, "kernel_shape", (const int64_t[]){c->f, c->f}, 2);
+  onnx_attr_ints(g, "strides", (const int64_t[]){c->s, c->s}, 2);
+  onnx_attr_ints(g, "pads", (const int64_t[]){c->pad_top, c->pad_left, pb > 0 ? pb : 0, pr > 0 ? pr : 0}, 4);
+  return onnx_status(g, err);
+}
+
+static const char *const CONV_KEYS[] = {"filters", "size", "stride", "pad", NULL};
+const jc_layer_ops jc_conv_ops = {
+    .section = "conv",
+    .kind = "Conv2D",
+    .keys = CONV_KEYS,
+    .flags = LAYER_TAKES_ACTIVATION | LAYER_FUSES_RELU | LAYER_TAKES_MASKED_DY,
+    .init = conv_init,
+    .forward = conv_forward,
+    .backward = conv_backward,
+    .export_onnx = conv_export_onnx,
+};

@@ -5,14 +5,8 @@
 
 #include "conv_winograd.h"
 
-/* Let the compiler fuse a*b+c into FMA (never -ffast-math: contraction is decided at compile
- * time, so results stay the same run after run), as in conv.c. */
-#if defined(__clang__) /* the fuzz build */
-#pragma clang fp contract(fast)
-#else
-#pragma GCC optimize("fp-contract=fast")
-#endif
-#include "conv_vec.h" /* after the pragma, as in conv.c */
+#include "simd.h"
+/* Compiled with -ffp-contract=fast (CMakeLists.txt), as conv.c: a*b+c may become an FMA. */
 
 /* Winograd F(2x2, 3x3) (Lavin and Gray, 2016) for stride-1 3x3 convolutions with many
  * channels. Each 2x2 block ("tile") of outputs comes from the 4x4 block of the padded input
@@ -66,25 +60,14 @@ static size_t wino_pos(int rows, int ch) { return (size_t)rows * wino_round(ch) 
  * cache line more than the matrix (often a multiple of 4 KiB). */
 size_t wino_upos(int C, int K) { return wino_round(C) * wino_round(K) + VL; }
 
-/* Lanes as in pool.c: interleave a and b: a0 b0 a1 b1 ... (LO: lanes 0-7 of each, HI: 8-15);
- * GCC's __builtin_shuffle, clang's __builtin_shufflevector (the fuzz build). */
-#define WINO_ZIP_LO_LANES 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23
-#define WINO_ZIP_HI_LANES 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31
-typedef int32_t wino_vi __attribute__((vector_size(VL * sizeof(int32_t))));
-#ifdef __clang__
-#define WINO_SHUFFLE(a, b, LANES) __builtin_shufflevector(a, b, LANES)
-#else
-#define WINO_SHUFFLE(a, b, LANES) __builtin_shuffle(a, b, (wino_vi){LANES})
-#endif
-
 /* Transpose the 16 x 16 floats r[0..15] in place: four rounds of r'[2i], r'[2i+1] = the
  * interleaved lanes of r[i] and r[i+8], each a rotation of the (row, column) bits. */
 static inline __attribute__((always_inline)) void transpose16(vf r[16]) {
   for (int round = 0; round < 4; round++) {
     vf t[16];
     for (int i = 0; i < 8; i++) {
-      t[2 * i] = WINO_SHUFFLE(r[i], r[i + 8], WINO_ZIP_LO_LANES);
-      t[2 * i + 1] = WINO_SHUFFLE(r[i], r[i + 8], WINO_ZIP_HI_LANES);
+      t[2 * i] = VSHUFFLE(r[i], r[i + 8], VLANES_ZIP_LO);
+      t[2 * i + 1] = VSHUFFLE(r[i], r[i + 8], VLANES_ZIP_HI);
     }
     for (int i = 0; i < 16; i++) r[i] = t[i];
   }
@@ -117,7 +100,7 @@ static void to_grid_hwc(const float *img, const float *mask, int C, int h, int w
         r[j] = vload_upto(img + (size_t)(c0 + j) * hw + q0, end);
         if (mask) {
           const vf m = vload_upto(mask + (size_t)(c0 + j) * hw + q0, mend);
-          r[j] = (vf)((wino_vi)r[j] & (m > vsplat(0.0f)));
+          r[j] = (vf)((vi)r[j] & (m > vsplat(0.0f)));
         }
       }
       transpose16(r); /* r[i]: pixel q0 + i, channels c0.. */
@@ -147,7 +130,7 @@ static void from_grid_hwc(const float *grid, int gw, size_t kp, int K, int h, in
       transpose16(r); /* r[j]: channel k0 + j, pixels q0.. */
       for (int j = 0; j < VL && k0 + j < K; j++) {
         vf v = r[j] + vsplat(bias ? bias[k0 + j] : 0.0f);
-        if (relu) v = (vf)((wino_vi)v & (v > vsplat(0.0f)));
+        if (relu) v = (vf)((vi)v & (v > vsplat(0.0f)));
         float *dst = out + (size_t)(k0 + j) * hw + q0;
         if (hw - q0 >= VL) {
           memcpy(dst, &v, sizeof v);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "jetcnn/layer.h"
+#include "jetcnn/onnx.h"
 
 static jc_code dense_init(jc_layer *l, const jc_section *sec, jc_err *err) {
   long units;
@@ -55,4 +56,31 @@ static void dense_backward(const jc_layer *l, const float *params, const float *
   if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
 }
 
-const jc_layer_ops jc_dense_ops = {"dense", "Dense", dense_init, dense_forward, dense_backward};
+/* x (N, C, H, W) -> Flatten (N, C*H*W) in NCHW order -> Gemm with W (out, in) transposed
+ * -> (N, out, 1, 1). */
+static jc_code dense_export_onnx(const jc_layer *l, const float *params, jc_onnx_graph *g, const char *const *x,
+                                 const char *y, jc_err *err) {
+  const float *w = params + l->offset;
+  const int64_t out = l->out.c, wdims[2] = {out, (int64_t)shape_size(l->in)}, shape[4] = {0, out, 1, 1}, four = 4;
+  const char *flat = onnx_node(g, "Flatten", x, 1, onnx_tensor(g, "flat"));
+  onnx_attr_int(g, "axis", 1);
+  const char *kernel = onnx_const(g, "W", ONNX_FLOAT, w, wdims, 2);
+  const char *bias = onnx_const(g, "B", ONNX_FLOAT, w + l->n_kernel, &out, 1);
+  const char *z = onnx_node(g, "Gemm", (const char *[]){flat, kernel, bias}, 3, onnx_tensor(g, "gemm"));
+  onnx_attr_int(g, "transB", 1);
+  const char *sh = onnx_const(g, "shape", ONNX_INT64, shape, &four, 1);
+  onnx_node(g, "Reshape", (const char *[]){z, sh}, 2, y);
+  return onnx_status(g, err);
+}
+
+static const char *const DENSE_KEYS[] = {"units", NULL};
+const jc_layer_ops jc_dense_ops = {
+    .section = "dense",
+    .kind = "Dense",
+    .keys = DENSE_KEYS,
+    .flags = LAYER_TAKES_ACTIVATION | LAYER_FUSES_RELU,
+    .init = dense_init,
+    .forward = dense_forward,
+    .backward = dense_backward,
+    .export_onnx = dense_export_onnx,
+};

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "jetcnn/layer.h"
+#include "jetcnn/onnx.h"
 #include "jetcnn/rng.h"
 
 typedef struct {
@@ -59,4 +60,20 @@ static void dropout_backward(const jc_layer *l, const float *params, const float
       dx[(size_t)i * per + e] = dy[(size_t)i * per + e] * keep_scale(l, ctx, ctx->first_sample + (uint64_t)i, e, c->rate);
 }
 
-const jc_layer_ops jc_dropout_ops = {"dropout", "Dropout", dropout_init, dropout_forward, dropout_backward};
+/* Inference: the identity. */
+static jc_code dropout_export_onnx(const jc_layer *l, const float *params, jc_onnx_graph *g, const char *const *x,
+                                   const char *y, jc_err *err) {
+  onnx_node(g, "Identity", x, 1, y);
+  return onnx_status(g, err);
+}
+
+static const char *const DROPOUT_KEYS[] = {"rate", NULL};
+const jc_layer_ops jc_dropout_ops = {
+    .section = "dropout",
+    .kind = "Dropout",
+    .keys = DROPOUT_KEYS,
+        .init = dropout_init,
+    .forward = dropout_forward,
+    .backward = dropout_backward,
+    .export_onnx = dropout_export_onnx,
+};

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "jetcnn/layer.h"
+#include "jetcnn/onnx.h"
 
 typedef struct {
   int k;
@@ -15,8 +16,8 @@ static jc_code maxout_init(jc_layer *l, const jc_section *sec, jc_err *err) {
   JC_TRY(cfg_require(sec, "pieces", err));
   JC_TRY(cfg_int(sec, "pieces", 0, 1, 4096, &k, err));
   if (l->in.c % k != 0)
-    return jc_fail(err, JC_ERR_USAGE, "%s:%d: [maxout] pieces = %ld does not divide the %d input channels",
-                   l->path, cfg_line(sec, "pieces"), k, l->in.c);
+    return jc_fail(err, JC_ERR_USAGE, "%s: [maxout] pieces = %ld does not divide the %d input channels",
+                   cfg_where(sec, "pieces").s, k, l->in.c);
   maxout_cfg *c = malloc(sizeof *c);
   if (!c) return jc_fail(err, JC_ERR_NOMEM, "out of memory");
   c->k = (int)k;
@@ -62,4 +63,26 @@ static void maxout_backward(const jc_layer *l, const float *params, const float 
       }
 }
 
-const jc_layer_ops jc_maxout_ops = {"maxout", "Maxout", maxout_init, maxout_forward, maxout_backward};
+/* (N, C, H, W) -> Reshape (N, C/k, k, H, W) -> ReduceMax over the k pieces -> (N, C/k, H, W). */
+static jc_code maxout_export_onnx(const jc_layer *l, const float *params, jc_onnx_graph *g, const char *const *x,
+                                  const char *y, jc_err *err) {
+  const maxout_cfg *c = l->cfg;
+  const int64_t shape[5] = {0, l->out.c, c->k, l->in.h, l->in.w}, five = 5;
+  const char *sh = onnx_const(g, "shape", ONNX_INT64, shape, &five, 1);
+  const char *pieces = onnx_node(g, "Reshape", (const char *[]){x[0], sh}, 2, onnx_tensor(g, "pieces"));
+  onnx_node(g, "ReduceMax", (const char *[]){pieces}, 1, y);
+  onnx_attr_ints(g, "axes", (const int64_t[]){2}, 1);
+  onnx_attr_int(g, "keepdims", 0);
+  return onnx_status(g, err);
+}
+
+static const char *const MAXOUT_KEYS[] = {"pieces", NULL};
+const jc_layer_ops jc_maxout_ops = {
+    .section = "maxout",
+    .kind = "Maxout",
+    .keys = MAXOUT_KEYS,
+        .init = maxout_init,
+    .forward = maxout_forward,
+    .backward = maxout_backward,
+    .export_onnx = maxout_export_onnx,
+};

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "jetcnn/layer.h"
+#include "jetcnn/onnx.h"
+#include "simd.h"
 
 typedef struct {
   int f, s, p;
@@ -21,12 +23,12 @@ static jc_code pool_init(jc_layer *l, const jc_section *sec, jc_err *err) {
   JC_TRY(cfg_int(sec, "stride", f, 1, 4096, &s, err));
   JC_TRY(cfg_int(sec, "pad", 0, 0, 4096, &p, err));
   if (2 * p > f)
-    return jc_fail(err, JC_ERR_USAGE, "%s:%d: [%s] pad = %ld must be at most half the size (%ld)", l->path,
-                   cfg_line(sec, "pad"), sec->name, p, f);
+    return jc_fail(err, JC_ERR_USAGE, "%s: [%s] pad = %ld must be at most half the size (%ld)",
+                   cfg_where(sec, "pad").s, sec->name, p, f);
   int ho = (int)((l->in.h + 2 * p - f) / s + 1), wo = (int)((l->in.w + 2 * p - f) / s + 1);
   if (l->in.h + 2 * p < f || l->in.w + 2 * p < f || ho < 1 || wo < 1)
-    return jc_fail(err, JC_ERR_USAGE, "%s:%d: [%s] window %ldx%ld does not fit the %dx%d input", l->path,
-                   cfg_line(sec, "size"), sec->name, f, f, l->in.h, l->in.w);
+    return jc_fail(err, JC_ERR_USAGE, "%s: [%s] window %ldx%ld does not fit the %dx%d input",
+                   cfg_where(sec, "size").s, sec->name, f, f, l->in.h, l->in.w);
   pool_cfg *c = malloc(sizeof *c);
   if (!c) return jc_fail(err, JC_ERR_NOMEM, "out of memory");
   *c = (pool_cfg){(int)f, (int)s, (int)p};
@@ -64,55 +66,28 @@ static int window_argmax(const float *plane, int H, int W, const pool_cfg *c, in
  * real data the branches are unpredictable. v takes over from the best so far bv when
  * v > bv, or when v is NaN and bv is not. */
 
-/* 16 windows at a time, with GCC vector extensions (the compiler does not vectorise the
- * scalar select chain): comparisons give lane masks of all ones / all zeros. */
-typedef float pool_vf __attribute__((vector_size(64)));
-typedef int pool_vi __attribute__((vector_size(64)));
-
-/* Even and odd lanes of the 32 floats x:y. GCC's __builtin_shuffle takes a mask vector;
- * clang (the fuzz build) spells it __builtin_shufflevector with constant lane numbers. */
-#define POOL_EVEN_LANES 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30
-#define POOL_ODD_LANES 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31
-/* Interleave x and y: x0 y0 x1 y1 ... (ZIP_LO: lanes 0-7 of each; ZIP_HI: 8-15). */
-#define POOL_ZIP_LO_LANES 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23
-#define POOL_ZIP_HI_LANES 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31
-#ifdef __clang__
-#define POOL_EVEN(x, y) __builtin_shufflevector(x, y, POOL_EVEN_LANES)
-#define POOL_ODD(x, y) __builtin_shufflevector(x, y, POOL_ODD_LANES)
-#define POOL_ZIP_LO(x, y) __builtin_shufflevector(x, y, POOL_ZIP_LO_LANES)
-#define POOL_ZIP_HI(x, y) __builtin_shufflevector(x, y, POOL_ZIP_HI_LANES)
-#else
-#define POOL_EVEN(x, y) __builtin_shuffle(x, y, (pool_vi){POOL_EVEN_LANES})
-#define POOL_ODD(x, y) __builtin_shuffle(x, y, (pool_vi){POOL_ODD_LANES})
-#define POOL_ZIP_LO(x, y) __builtin_shuffle(x, y, (pool_vi){POOL_ZIP_LO_LANES})
-#define POOL_ZIP_HI(x, y) __builtin_shuffle(x, y, (pool_vi){POOL_ZIP_HI_LANES})
-#endif
-
-static inline pool_vf pool_load(const float *p) {
-  pool_vf v;
-  memcpy(&v, p, sizeof v);
-  return v;
-}
+/* 16 windows at a time (simd.h; the compiler does not vectorise the scalar select chain):
+ * comparisons give lane masks of all ones / all zeros. */
 
 /* One select-chain step: where v takes over from m (the rule above), m = v and a = cand. */
-static inline void pool_step(pool_vf v, pool_vi cand, pool_vf *m, pool_vi *a) {
-  pool_vi t = (v > *m) | ((v != v) & (*m == *m));
+static inline void pool_step(vf v, vi cand, vf *m, vi *a) {
+  vi t = (v > *m) | ((v != v) & (*m == *m));
   *a = (*a & ~t) | (cand & t);
-  *m = (pool_vf)(((pool_vi)*m & ~t) | ((pool_vi)v & t));
+  *m = (vf)(((vi)*m & ~t) | ((vi)v & t));
 }
 
 /* One output row: arg[ox] = index of the maximum of rows r0, r0 + W at columns 2ox, 2ox+1,
  * relative to r0 (2ox, 2ox+1, W+2ox or W+2ox+1); y[ox] = its value when y is not NULL. */
 /* 16 windows from column 2*ox0: a0 a1 = 32 floats of the upper row, b0 b1 of the lower. */
-static inline void maxpool_16(pool_vf a0, pool_vf a1, pool_vf b0, pool_vf b1, int ox0, int W, pool_vf *m,
-                              pool_vi *a) {
-  const pool_vi even = {POOL_EVEN_LANES};
-  pool_vi base = even + 2 * ox0;
-  *m = POOL_EVEN(a0, a1);
+static inline void maxpool_16(vf a0, vf a1, vf b0, vf b1, int ox0, int W, vf *m,
+                              vi *a) {
+  const vi even = {VLANES_EVEN};
+  vi base = even + 2 * ox0;
+  *m = VSHUFFLE(a0, a1, VLANES_EVEN);
   *a = base;
-  pool_step(POOL_ODD(a0, a1), base + 1, m, a);
-  pool_step(POOL_EVEN(b0, b1), base + W, m, a);
-  pool_step(POOL_ODD(b0, b1), base + W + 1, m, a);
+  pool_step(VSHUFFLE(a0, a1, VLANES_ODD), base + 1, m, a);
+  pool_step(VSHUFFLE(b0, b1, VLANES_EVEN), base + W, m, a);
+  pool_step(VSHUFFLE(b0, b1, VLANES_ODD), base + W + 1, m, a);
 }
 
 /* One output row from rows r0, r0 + W; `end` is the end of the readable input: a short last
@@ -120,25 +95,25 @@ static inline void maxpool_16(pool_vf a0, pool_vf a1, pool_vf b0, pool_vf b1, in
  * extra lanes are computed and dropped), else through a zero-padded copy. */
 static void maxpool_row_2x2(const float *r0, int W, int Wo, float *y, int *arg, const float *end) {
   const float *r1 = r0 + W;
-  pool_vf m;
-  pool_vi a;
+  vf m;
+  vi a;
   int ox = 0;
   for (; ox + 16 <= Wo; ox += 16) {
-    maxpool_16(pool_load(r0 + 2 * ox), pool_load(r0 + 2 * ox + 16), pool_load(r1 + 2 * ox),
-               pool_load(r1 + 2 * ox + 16), ox, W, &m, &a);
+    maxpool_16(vload(r0 + 2 * ox), vload(r0 + 2 * ox + 16), vload(r1 + 2 * ox),
+               vload(r1 + 2 * ox + 16), ox, W, &m, &a);
     memcpy(arg + ox, &a, sizeof a);
     if (y) memcpy(y + ox, &m, sizeof m);
   }
   if (ox < Wo) {
     int n = Wo - ox;
     if (end - (r1 + 2 * ox) >= 32) {
-      maxpool_16(pool_load(r0 + 2 * ox), pool_load(r0 + 2 * ox + 16), pool_load(r1 + 2 * ox),
-                 pool_load(r1 + 2 * ox + 16), ox, W, &m, &a);
+      maxpool_16(vload(r0 + 2 * ox), vload(r0 + 2 * ox + 16), vload(r1 + 2 * ox),
+                 vload(r1 + 2 * ox + 16), ox, W, &m, &a);
     } else {
       float t0[32] = {0}, t1[32] = {0};
       memcpy(t0, r0 + 2 * ox, (size_t)(2 * n) * sizeof *t0);
       memcpy(t1, r1 + 2 * ox, (size_t)(2 * n) * sizeof *t1);
-      maxpool_16(pool_load(t0), pool_load(t0 + 16), pool_load(t1), pool_load(t1 + 16), ox, W, &m, &a);
+      maxpool_16(vload(t0), vload(t0 + 16), vload(t1), vload(t1 + 16), ox, W, &m, &a);
     }
     memcpy(arg + ox, &a, (size_t)n * sizeof *arg);
     if (y) memcpy(y + ox, &m, (size_t)n * sizeof *y);
@@ -157,35 +132,35 @@ static void maxpool_back_row_2x2(const float *r0, int W, int Wo, const float *dy
                                  const float *dy_end, const float *dx_end, int relu_in) {
   const float *r1 = r0 + W;
   float *d1 = d0 + W;
-  const pool_vi lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, even = {POOL_EVEN_LANES};
+  const vi lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, even = {VLANES_EVEN};
   /* last group first: its upper-row spill reaches into the lower row, which the groups
    * before it then write */
   for (int ox = (Wo - 1) / 16 * 16; ox >= 0; ox -= 16) {
     const int n = Wo - ox < 16 ? Wo - ox : 16;
-    pool_vf m, g;
-    pool_vi a;
+    vf m, g;
+    vi a;
     if (n == 16 || x_end - (r1 + 2 * ox) >= 32) {
-      maxpool_16(pool_load(r0 + 2 * ox), pool_load(r0 + 2 * ox + 16), pool_load(r1 + 2 * ox),
-                 pool_load(r1 + 2 * ox + 16), ox, W, &m, &a);
+      maxpool_16(vload(r0 + 2 * ox), vload(r0 + 2 * ox + 16), vload(r1 + 2 * ox),
+                 vload(r1 + 2 * ox + 16), ox, W, &m, &a);
     } else {
       float t0[32] = {0}, t1[32] = {0};
       memcpy(t0, r0 + 2 * ox, (size_t)(2 * n) * sizeof *t0);
       memcpy(t1, r1 + 2 * ox, (size_t)(2 * n) * sizeof *t1);
-      maxpool_16(pool_load(t0), pool_load(t0 + 16), pool_load(t1), pool_load(t1 + 16), ox, W, &m, &a);
+      maxpool_16(vload(t0), vload(t0 + 16), vload(t1), vload(t1 + 16), ox, W, &m, &a);
     }
     if (dy_end - (dyr + ox) >= 16) {
-      g = pool_load(dyr + ox);
+      g = vload(dyr + ox);
     } else {
       float t[16] = {0};
       memcpy(t, dyr + ox, (size_t)n * sizeof *t);
-      g = pool_load(t);
+      g = vload(t);
     }
-    pool_vi gi = (pool_vi)g & (lane < n);
-    if (relu_in) gi &= m > (pool_vf){0}; /* the ReLU before: no gradient where its output is <= 0 */
-    const pool_vi base = even + 2 * ox;
-    const pool_vf e0 = (pool_vf)(gi & (a == base)), o0 = (pool_vf)(gi & (a == base + 1));
-    const pool_vf e1 = (pool_vf)(gi & (a == base + W)), o1 = (pool_vf)(gi & (a == base + W + 1));
-    const pool_vf up[2] = {POOL_ZIP_LO(e0, o0), POOL_ZIP_HI(e0, o0)}, lo[2] = {POOL_ZIP_LO(e1, o1), POOL_ZIP_HI(e1, o1)};
+    vi gi = (vi)g & (lane < n);
+    if (relu_in) gi &= m > (vf){0}; /* the ReLU before: no gradient where its output is <= 0 */
+    const vi base = even + 2 * ox;
+    const vf e0 = (vf)(gi & (a == base)), o0 = (vf)(gi & (a == base + 1));
+    const vf e1 = (vf)(gi & (a == base + W)), o1 = (vf)(gi & (a == base + W + 1));
+    const vf up[2] = {VSHUFFLE(e0, o0, VLANES_ZIP_LO), VSHUFFLE(e0, o0, VLANES_ZIP_HI)}, lo[2] = {VSHUFFLE(e1, o1, VLANES_ZIP_LO), VSHUFFLE(e1, o1, VLANES_ZIP_HI)};
     if (dx_end - (d1 + 2 * ox) >= 32) {
       memcpy(d0 + 2 * ox, up, sizeof up);
       memcpy(d1 + 2 * ox, lo, sizeof lo);
@@ -300,5 +275,47 @@ static void avgpool_backward(const jc_layer *l, const float *params, const float
   }
 }
 
-const jc_layer_ops jc_maxpool_ops = {"maxpool", "MaxPooling2D", pool_init, maxpool_forward, maxpool_backward};
-const jc_layer_ops jc_avgpool_ops = {"avgpool", "AveragePooling2D", pool_init, avgpool_forward, avgpool_backward};
+/* ONNX MaxPool / AveragePool with the window, stride and symmetric padding (floor mode).
+ * MaxPool ignores padded cells as maxpool_forward does; for the average, padded cells count
+ * as zeros in the F*F divisor (count_include_pad = 1). */
+static void pool_export(const jc_layer *l, jc_onnx_graph *g, const char *op, const char *x, const char *y) {
+  const pool_cfg *c = l->cfg;
+  onnx_node(g, op, (const char *[]){x}, 1, y);
+  onnx_attr_ints(g, "kernel_shape", (const int64_t[]){c->f, c->f}, 2);
+  onnx_attr_ints(g, "strides", (const int64_t[]){c->s, c->s}, 2);
+  onnx_attr_ints(g, "pads", (const int64_t[]){c->p, c->p, c->p, c->p}, 4);
+}
+
+static jc_code maxpool_export_onnx(const jc_layer *l, const float *params, jc_onnx_graph *g, const char *const *x,
+                                   const char *y, jc_err *err) {
+  pool_export(l, g, "MaxPool", x[0], y);
+  return onnx_status(g, err);
+}
+
+static jc_code avgpool_export_onnx(const jc_layer *l, const float *params, jc_onnx_graph *g, const char *const *x,
+                                   const char *y, jc_err *err) {
+  pool_export(l, g, "AveragePool", x[0], y);
+  onnx_attr_int(g, "count_include_pad", 1);
+  return onnx_status(g, err);
+}
+
+static const char *const POOL_KEYS[] = {"size", "stride", "pad", NULL};
+const jc_layer_ops jc_maxpool_ops = {
+    .section = "maxpool",
+    .kind = "MaxPooling2D",
+    .keys = POOL_KEYS,
+    .flags = LAYER_MASKS_RELU,
+    .init = pool_init,
+    .forward = maxpool_forward,
+    .backward = maxpool_backward,
+    .export_onnx = maxpool_export_onnx,
+};
+const jc_layer_ops jc_avgpool_ops = {
+    .section = "avgpool",
+    .kind = "AveragePooling2D",
+    .keys = POOL_KEYS,
+    .init = pool_init,
+    .forward = avgpool_forward,
+    .backward = avgpool_backward,
+    .export_onnx = avgpool_export_onnx,
+};
