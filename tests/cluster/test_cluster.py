@@ -19,7 +19,7 @@ started by the ctest fixture cluster_up). One case per run:
   array      `sbatch --array=1-3 jobs/train.sbatch`: run directories RUNS/<array id>_<task>,
              seed = task id; task 1 equals a 1-process run of seed 1 (run directory, metrics with
              validation); task 2 is signalled mid-training, checkpoints, requeues and finishes
-             byte-identical to seed 2's uninterrupted run; predict + roc on the three
+             byte-identical to seed 2's uninterrupted run; predict, then roc --ensemble over the three
   slow       one node slowed (CPU quota on its ranks) and one link slowed (tc tbf); see the case
 
 A missing tool is a failure, never a skip.
@@ -31,6 +31,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -471,11 +472,21 @@ def case_array():
         check(r.returncode == 0, f"jetcnn predict with task {t}'s checkpoint")
         scores.append(out)
     jfile = os.path.join(WORK, "roc.json")
-    r = subprocess.run([A.jetcnn, "roc", *scores, "--json", jfile, "--bootstrap", "0"], capture_output=True, text=True,
-                       timeout=120)
-    check(r.returncode == 0 and os.path.exists(jfile), "jetcnn roc on the three score files")
+    r = subprocess.run([A.jetcnn, "roc", *scores, "--ensemble", "--json", jfile, "--bootstrap", "0"],
+                       capture_output=True, text=True, timeout=120)
+    if not check(r.returncode == 0 and os.path.exists(jfile), "jetcnn roc --ensemble on the three seeds' scores"):
+        print(r.stdout[-2000:], r.stderr[-2000:])
+        return
     print(r.stdout[-1500:])
-    # the --ensemble call (mean and spread over the seeds, issue 15) is added once `roc --ensemble` exists
+    d = json.load(open(jfile))
+    ens = d.get("ensemble", {})
+    aucs = [c["auc"] for c in d.get("curves", []) if c.get("name") in [os.path.basename(p) for p in scores]
+            or c.get("name") in scores]
+    check(ens.get("n_members") == 3 and len(aucs) == 3 and abs(ens.get("auc_mean", 0) - statistics.mean(aucs)) < 1e-9
+          and abs(ens.get("auc_std", 0) - statistics.stdev(aucs)) < 1e-6 and ens.get("auc_std", 0) > 0,
+          f"roc --ensemble: AUC {ens.get('auc_mean')} +- {ens.get('auc_std')} over {ens.get('n_members')} seeds "
+          f"(the mean and sample std of {[round(a, 4) for a in aucs]})")
+    check(any(c.get("name") == "ensemble (mean of 3)" for c in d.get("curves", [])), "roc --ensemble: the mean-score curve")
 
 
 # ---------------------------------------------------------------------------------------------
