@@ -144,18 +144,43 @@ def names(k):
             "veth": [f"jcc{k}n{i}" for i in range(1, NODES + 1)], "subnet": SUBNET_FMT.format(k=k)}
 
 
-def teardown_slot(k, tmp=None, log=print):
-    """Remove everything slot k may have created: jobs, processes, namespaces, bridge, files."""
+def _cmdline_pids(needle):
+    found = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/cmdline", "rb") as f:
+                    if needle in f.read():
+                        found.append(int(d))
+            except OSError:
+                pass
+    return found
+
+
+def teardown_slot(k, tmp=None, log=print, network=True):
+    """Remove everything slot k may have created: jobs, processes, namespaces, bridge, files.
+    tmp None: the slot's record is lost; its daemons are found by their temporary directory's
+    name (tempfile's /tmp/jcc<k>-*). network False: only tmp's own processes and files."""
     n = names(k)
+    if tmp is None:
+        stale = glob.glob(os.path.join(tempfile.gettempdir(), f"jcc{k}-*"))
+        _kill_all([p for d in stale for p in _cmdline_pids((d + "/").encode())])
+        for d in stale:
+            shutil.rmtree(d, ignore_errors=True)
     conf = os.path.join(tmp, "slurm.conf") if tmp else None
     if conf and os.path.exists(conf) and shutil.which("scancel"):
         subprocess.run(["scancel", "--full", "--signal=KILL", "--partition=test"],
                        env=dict(os.environ, SLURM_CONF=conf), capture_output=True, timeout=20)
-    pids = pids_in_netns(n["netns"])
+    pids = pids_in_netns(n["netns"]) if network else []
     if conf:
         pids += _pids_with_env(b"SLURM_CONF=" + conf.encode() + b"\0")
         pids += [p for p in (_read_pid(os.path.join(tmp, f)) for f in ("slurmctld.pid", "munge/munged.pid")) if p]
     killed = _kill_all(pids)
+    if not network:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if killed:
+            log(f"vcluster: stopped {killed} processes of {tmp}")
+        return
     for d in _cgroup_dirs(k):
         try:
             os.rmdir(d)
@@ -182,9 +207,7 @@ def _claim_slot(owner_pid, log):
     os.makedirs(REGISTRY, exist_ok=True)
     for k in range(SLOTS):
         path = os.path.join(REGISTRY, f"slot-{k}.json")
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
+        if os.path.exists(path):
             try:
                 with open(path) as f:
                     st = json.load(f)
@@ -195,16 +218,17 @@ def _claim_slot(owner_pid, log):
                 continue
             log(f"vcluster: slot {k} was left by a run that died (owner {owner}); removing it")
             teardown_slot(k, st.get("tmp"), log)
-            try:
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                continue
-        n = names(k)
-        leftovers = [d for d in n["veth"] + [n["bridge"]] if os.path.exists(f"/sys/class/net/{d}")] + \
-                    [ns for ns in n["netns"] if os.path.exists(f"/run/netns/{ns}")]
-        if leftovers:  # registry lost (e.g. /run cleared by hand) but the devices are ours by name
-            log(f"vcluster: slot {k}: removing leftovers of an earlier run: {' '.join(leftovers)}")
-            teardown_slot(k, None, log)
+        else:
+            n = names(k)
+            leftovers = [d for d in n["veth"] + [n["bridge"]] if os.path.exists(f"/sys/class/net/{d}")] + \
+                        [ns for ns in n["netns"] if os.path.exists(f"/run/netns/{ns}")]
+            if leftovers:  # no owner on record, but the devices are this slot's by name
+                log(f"vcluster: slot {k}: removing leftovers of an earlier run: {' '.join(leftovers)}")
+                teardown_slot(k, None, log)
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:   # another start took it meanwhile
+            continue
         os.write(fd, json.dumps({"owner_pid": owner_pid,
                                  "owner_start": _start_time(owner_pid) if owner_pid != "manual" else None}).encode())
         os.close(fd)
@@ -429,7 +453,13 @@ class Cluster:
             for f in os.listdir(self.tmp) if os.path.isdir(self.tmp) else []:
                 if f.endswith(".log") or f == "slurm.conf":
                     shutil.copy(os.path.join(self.tmp, f), keep)
-            teardown_slot(self.slot, self.tmp, self.log)
+            try:
+                with open(os.path.join(REGISTRY, f"slot-{self.slot}.json")) as f:
+                    mine = json.load(f).get("tmp") == self.tmp
+            except (OSError, ValueError):
+                mine = False
+            # a slot that has been taken over meanwhile keeps its network (only ours goes)
+            teardown_slot(self.slot, self.tmp, self.log, network=mine)
             self.tmp = None
         if os.path.exists(self.state_file):
             os.unlink(self.state_file)
