@@ -79,8 +79,26 @@ def finish():
 
 
 C = vcluster.Cluster(A.state, log=log).attach()
+
+
+def heal():
+    """Whatever an earlier case left (it may have failed half-way): no job, every slurmd running,
+    every link up and unshaped, all three nodes idle."""
+    C.run(["scancel", "--full", "--signal=KILL", "--partition=test"])
+    for i, v in enumerate(C.veth):
+        subprocess.run(["ip", "link", "set", v, "up"], capture_output=True)
+        subprocess.run(["tc", "qdisc", "del", "dev", v, "root"], capture_output=True)
+        subprocess.run(["ip", "netns", "exec", C.netns[i], "tc", "qdisc", "del", "dev", "eth0", "root"],
+                       capture_output=True)
+        pid = C.slurmd_pid(i)
+        if not pid or not os.path.exists(f"/proc/{pid}"):
+            log(f"slurmd of {C.nodes[i]} is not running: starting it")
+            C.start_slurmd(i)
+    C.wait_idle(90)
+
+
 try:
-    C.wait_idle(60)
+    heal()
 except RuntimeError as e:
     check(False, f"the cluster is up with three idle nodes: {e}")
     finish()
@@ -560,7 +578,8 @@ CASES = {"multinode": case_multinode, "kill": lambda: node_loss("kill", A.launch
 try:
     CASES[A.case]()
 finally:
-    for i, v in enumerate(C.veth):  # never leave a node cut off or slowed for the next case
-        subprocess.run(["ip", "link", "set", v, "up"], capture_output=True)
-        subprocess.run(["tc", "qdisc", "del", "dev", v, "root"], capture_output=True)
+    try:
+        heal()   # never leave a node dead, cut off or slowed for the next case
+    except RuntimeError as e:
+        check(False, f"the cluster back to three idle nodes after the case: {e}")
 finish()
