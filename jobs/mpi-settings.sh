@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # mpi-settings.sh - Open MPI settings for runs across nodes, sourced by jobs/slurm-run.sh.
 # Plain environment variables: source it before a `mpirun` by hand as well. Edit for your site;
 # docs/cluster.md ("Network and node loss") explains each setting.

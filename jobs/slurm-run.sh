@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # slurm-run.sh - the part of jobs/*.sbatch that nobody needs to edit, sourced by them after
 # they set JETCNN, CONFIG, TRAIN, VAL, RUNS, ARGS, LAUNCHER and RANKS_PER_NODE.
 #
@@ -28,7 +29,7 @@ JOBS_DIR=${JOBS_DIR:-$JETCNN_HOME/jobs}
 requeue_policy() {
   local rc=$1 lost=$2 fruitless=$3
   case $rc in
-    0) echo done; return ;;
+    0) echo 'done'; return ;;
     2|3|4|5) echo stop; return ;;                 # jetcnn refused: bad config, input, output, memory
     1) [ -n "$lost" ] || { echo stop; return; } ;; # a runtime error on live nodes (e.g. non-finite loss)
   esac
@@ -175,6 +176,7 @@ fi
 NODES=$(tr , '\n' <<<"$ALIVE" | wc -l)
 RPN=${RANKS_PER_NODE:-${SLURM_NTASKS_PER_NODE:-$(( ${SLURM_NTASKS:-1} / ${SLURM_JOB_NUM_NODES:-1} ))}}
 NP=$((NODES * RPN))
+# shellcheck disable=SC2206  # the *_ARGS variables are lists of words on purpose
 case $LAUNCHER in
   srun)   # --kill-on-bad-exit: a rank that dies ends the step at once instead of leaving the others waiting
           LAUNCH=(srun --mpi=pmix --kill-on-bad-exit=1 --nodelist="$ALIVE" --nodes="$NODES" --ntasks="$NP"

@@ -3,6 +3,7 @@
 # exit, the time-limit parser and the lead found in a batch script. Usage: test_policy.sh JETCNN_HOME
 set -u
 JETCNN_HOME=${1:?usage: test_policy.sh JETCNN_HOME}
+# shellcheck disable=SC2034  # read by slurm-run.sh
 JOBS_POLICY_ONLY=1
 # shellcheck source=../../jobs/slurm-run.sh
 source "$JETCNN_HOME/jobs/slurm-run.sh"
@@ -12,7 +13,7 @@ expect() {  # expect WHAT GOT WANTED
 }
 
 # requeue_policy RC LOST FRUITLESS
-expect "success"                              "$(requeue_policy 0 '' 0)"    done
+expect "success"                              "$(requeue_policy 0 '' 0)"    'done'
 expect "checkpointed on a signal (75)"        "$(requeue_policy 75 '' 0)"   requeue
 expect "75 after one fruitless restart"       "$(requeue_policy 75 '' 1)"   requeue
 expect "75 after two fruitless restarts"      "$(requeue_policy 75 '' 2)"   stop

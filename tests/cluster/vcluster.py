@@ -85,12 +85,13 @@ def pids_in_netns(names):
     return found
 
 
-def _pids_with_env(needle):
+def _pids_where(what, needle):
+    """Pids of the processes whose /proc/PID/<what> (environ, cmdline) contains the bytes needle."""
     found = []
     for d in os.listdir("/proc"):
         if d.isdigit() and int(d) != os.getpid():
             try:
-                with open(f"/proc/{d}/environ", "rb") as f:
+                with open(f"/proc/{d}/{what}", "rb") as f:
                     if needle in f.read():
                         found.append(int(d))
             except OSError:
@@ -144,19 +145,6 @@ def names(k):
             "veth": [f"jcc{k}n{i}" for i in range(1, NODES + 1)], "subnet": SUBNET_FMT.format(k=k)}
 
 
-def _cmdline_pids(needle):
-    found = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/cmdline", "rb") as f:
-                    if needle in f.read():
-                        found.append(int(d))
-            except OSError:
-                pass
-    return found
-
-
 def teardown_slot(k, tmp=None, log=print, network=True):
     """Remove everything slot k may have created: jobs, processes, namespaces, bridge, files.
     tmp None: the slot's record is lost; its daemons are found by their temporary directory's
@@ -164,7 +152,7 @@ def teardown_slot(k, tmp=None, log=print, network=True):
     n = names(k)
     if tmp is None:
         stale = glob.glob(os.path.join(tempfile.gettempdir(), f"jcc{k}-*"))
-        _kill_all([p for d in stale for p in _cmdline_pids((d + "/").encode())])
+        _kill_all([p for d in stale for p in _pids_where("cmdline", (d + "/").encode())])
         for d in stale:
             shutil.rmtree(d, ignore_errors=True)
     conf = os.path.join(tmp, "slurm.conf") if tmp else None
@@ -173,7 +161,7 @@ def teardown_slot(k, tmp=None, log=print, network=True):
                        env=dict(os.environ, SLURM_CONF=conf), capture_output=True, timeout=20)
     pids = pids_in_netns(n["netns"]) if network else []
     if conf:
-        pids += _pids_with_env(b"SLURM_CONF=" + conf.encode() + b"\0")
+        pids += _pids_where("environ", b"SLURM_CONF=" + conf.encode() + b"\0")
         pids += [p for p in (_read_pid(os.path.join(tmp, f)) for f in ("slurmctld.pid", "munge/munged.pid")) if p]
     killed = _kill_all(pids)
     if not network:
