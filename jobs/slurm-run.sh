@@ -209,7 +209,10 @@ pass_on() {
   kill -"$2" "$launcher" 2>/dev/null || true
 }
 trap 'pass_on USR1 USR1' USR1
-trap 'pass_on TERM TERM' TERM
+# srun passes TERM on to the ranks (jetcnn checkpoints on it); mpirun would kill them: USR1 instead
+TERM_TO=TERM
+[ "$LAUNCHER" = mpirun ] && TERM_TO=USR1
+trap 'pass_on TERM $TERM_TO' TERM
 trap 'pass_on USR2 USR1' USR2   # the time-limit timer above
 "${LAUNCH[@]}" "${TRAIN_CMD[@]}" &
 launcher=$!
