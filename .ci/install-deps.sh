@@ -13,7 +13,8 @@ PACKAGES=(
   python3 python3-numpy python3-h5py python3-matplotlib python3-sklearn python3-torch
   python3-pandas python3-tables
   clang libclang-rt-14-dev libomp-dev   # libFuzzer build (tests/fuzz): clang, its fuzzer runtime, OpenMP
-  slurm-wlm munge                       # tests/slurm.cmake starts its own single-node SLURM cluster
+  slurm-wlm munge                       # tests/cluster.cmake starts its own three-node SLURM cluster:
+  iproute2 util-linux                   #   a bridge and a network namespace per node (ip, tc; nsenter, unshare)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

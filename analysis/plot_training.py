@@ -3,7 +3,7 @@
 rejection 1/eps_B at eps_S = 0.3 against epoch, training (solid) vs validation (dashed).
 
 Each INPUT is a metrics log RUNDIR/metrics.csv written by `jetcnn train` (header
-epoch,step,lr,train_loss,train_acc,val_loss,val_acc,val_auc,val_rej30,img_per_s,seconds;
+epoch,step,lr,train_loss,train_acc,val_loss,val_acc,val_auc,val_rej30,img_per_s,seconds,... ;
 val_* empty without a validation set) or a run directory holding one. Several runs are
 overlaid. Writes OUT (PNG) and OUT as PDF.
 
@@ -28,9 +28,10 @@ def read_log(path):
     with open(path, newline="") as f:
         reader = csv.reader(f)
         header = next(reader, None)
-        if header != COLUMNS:
-            raise ValueError(f"{path}: header is {header}, expected {','.join(COLUMNS)}")
-        rows = [r for r in reader if r]
+        if header is None or header[:len(COLUMNS)] != COLUMNS:
+            raise ValueError(f"{path}: header is {header}, expected {','.join(COLUMNS)}[,...]")
+        # later columns (the per-rank step times, docs/formats.md) are not plotted
+        rows = [r[:len(COLUMNS)] for r in reader if r]
     if not rows:
         raise ValueError(f"{path}: no epochs logged yet")
     try:

@@ -7,6 +7,16 @@
 
 #include "jetcnn/h5io.h"
 
+/* Preemption policy of the chunk cache (HDF5's rdcc_w0); it must stay below 1. To make room,
+ * HDF5 (1.10) walks the cached chunks from the least recently used, evicting only chunks read
+ * completely, and starts a second walk that evicts any chunk once the first has passed
+ * w0 x (chunks cached) of them. With w0 = 1 the first walk runs off the end of the list just
+ * as the second should start, so a chunk read only in part is never evicted and the cache
+ * grows past its byte limit. With P > 1 ranks each rank reads only its share of every chunk:
+ * with w0 = 1 every rank ended up holding the whole file decompressed (issue 12; measured by
+ * bench/rss_per_rank.sh). 0.75, HDF5's default, still evicts chunks read completely first. */
+#define DATA_CACHE_W0 0.75
+
 typedef struct {
   hid_t file;
   size_t n;
@@ -135,7 +145,7 @@ jc_code data_open(const char *path, jc_shape shape, int n_classes, MPI_Comm comm
   if (rc == JC_OK) {
     /* A chunk cache big enough for several chunks of rows (blocks rarely align to chunks). */
     hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
-    H5Pset_chunk_cache(dapl, 12421, 64u << 20, 0.75);
+    H5Pset_chunk_cache(dapl, 12421, 64u << 20, DATA_CACHE_W0);
     d->images = h5io_open_dataset(d->file, path, "images", dapl, err);
     H5Pclose(dapl);
     if (d->images < 0) rc = JC_ERR_DATA;
@@ -224,7 +234,7 @@ jc_code data_read(jc_data *d, size_t start, size_t count, float *x, jc_err *err)
 jc_code data_set_cache(jc_data *d, size_t chunks, jc_err *err) {
   size_t bytes = (chunks + 1) * d->chunk_rows * shape_size(d->shape) * sizeof(float);
   hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
-  if (dapl < 0 || H5Pset_chunk_cache(dapl, 100 * (chunks + 1) + 1, bytes, 1.0) < 0) {
+  if (dapl < 0 || H5Pset_chunk_cache(dapl, 100 * (chunks + 1) + 1, bytes, DATA_CACHE_W0) < 0) {
     if (dapl >= 0) H5Pclose(dapl);
     return h5io_fail(err, JC_ERR_RUNTIME, "%s: cannot set the chunk cache of /images", d->path);
   }

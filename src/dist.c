@@ -16,6 +16,16 @@ int dist_size(MPI_Comm comm) {
   return s;
 }
 
+/* 1 if msg already starts with "rank R (": an error agreed on before (e.g. inside a
+ * collective open) that is passed through another agreement keeps its one prefix. */
+static int names_a_rank(const char *msg) {
+  if (strncmp(msg, "rank ", 5) != 0) return 0;
+  const char *p = msg + 5;
+  if (*p < '0' || *p > '9') return 0;
+  while (*p >= '0' && *p <= '9') p++;
+  return strncmp(p, " (", 2) == 0;
+}
+
 jc_code dist_agree(MPI_Comm comm, jc_code rc, jc_err *err) {
   int rank = dist_rank(comm);
   int mine[2] = {rc != JC_OK ? 0 : 1, rank}, first[2];
@@ -33,7 +43,7 @@ jc_code dist_agree(MPI_Comm comm, jc_code rc, jc_err *err) {
     char host[MPI_MAX_PROCESSOR_NAME] = "?";
     int len = 0;
     MPI_Get_processor_name(host, &len);
-    if (dist_size(comm) > 1)
+    if (dist_size(comm) > 1 && !names_a_rank(err->msg))
       snprintf(box.msg, sizeof box.msg, "rank %d (%s): %s", rank, host, err->msg);
     else
       snprintf(box.msg, sizeof box.msg, "%s", err->msg);

@@ -41,30 +41,29 @@ static hid_t mpio_fapl(MPI_Comm comm) {
   return fapl;
 }
 
-hid_t h5io_open_read(const char *path, MPI_Comm comm, jc_err *err) {
+/* What each rank can check alone before the collective open: the file exists, is a regular
+ * file (a FIFO would block the HDF5 signature check forever) and is an HDF5 file. */
+static jc_code check_readable(const char *path, jc_err *err) {
   struct stat st;
-  if (stat(path, &st) != 0) {
-    jc_fail(err, JC_ERR_DATA, "%s: cannot open: %s", path, strerror(errno));
-    return H5I_INVALID_HID;
+  if (stat(path, &st) != 0) return jc_fail(err, JC_ERR_DATA, "%s: cannot open: %s", path, strerror(errno));
+  if (S_ISDIR(st.st_mode)) return jc_fail(err, JC_ERR_DATA, "%s: is a directory, not an HDF5 file", path);
+  if (!S_ISREG(st.st_mode)) /* a FIFO would block the open forever */
+    return jc_fail(err, JC_ERR_DATA, "%s: is not a regular file (a pipe, device or socket), not an HDF5 file", path);
+  htri_t is_h5 = H5Fis_hdf5(path);
+  if (is_h5 <= 0) {
+    H5Eclear2(H5E_DEFAULT);
+    return jc_fail(err, JC_ERR_DATA, "%s: not an HDF5 file (or truncated/corrupt)", path);
   }
-  if (S_ISDIR(st.st_mode)) {
-    jc_fail(err, JC_ERR_DATA, "%s: is a directory, not an HDF5 file", path);
-    return H5I_INVALID_HID;
-  }
-  if (!S_ISREG(st.st_mode)) { /* a FIFO would block the open forever */
-    jc_fail(err, JC_ERR_DATA, "%s: is not a regular file (a pipe, device or socket), not an HDF5 file", path);
-    return H5I_INVALID_HID;
-  }
+  return JC_OK;
+}
+
+hid_t h5io_open_read(const char *path, MPI_Comm comm, jc_err *err) {
+  /* Agreed first: a rank whose file is missing (on its node) must not leave the others
+   * waiting in the collective open. */
+  if (dist_agree(comm, check_readable(path, err), err) != JC_OK) return H5I_INVALID_HID;
   hid_t fapl = mpio_fapl(comm);
   if (fapl < 0) {
     h5io_fail(err, JC_ERR_RUNTIME, "%s: cannot set up MPI-IO file access", path);
-    return H5I_INVALID_HID;
-  }
-  htri_t is_h5 = H5Fis_hdf5(path);
-  if (is_h5 <= 0) {
-    H5Pclose(fapl);
-    H5Eclear2(H5E_DEFAULT);
-    jc_fail(err, JC_ERR_DATA, "%s: not an HDF5 file (or truncated/corrupt)", path);
     return H5I_INVALID_HID;
   }
   hid_t file = H5Fopen(path, H5F_ACC_RDONLY, fapl);

@@ -11,7 +11,8 @@
 #include "jetcnn/dist.h"
 
 #define RUNDIR_PATH_MAX 4096
-#define METRICS_HEADER "epoch,step,lr,train_loss,train_acc,val_loss,val_acc,val_auc,val_rej30,img_per_s,seconds\n"
+#define METRICS_HEADER \
+  "epoch,step,lr,train_loss,train_acc,val_loss,val_acc,val_auc,val_rej30,img_per_s,seconds," STEPTIME_CSV_HEADER "\n"
 
 /* ---- files (rank 0) ---- */
 static jc_code make_dirs(const char *path, jc_err *err) {
@@ -176,7 +177,7 @@ jc_code rundir_checkpoint(jc_rundir *rd, int64_t epoch, int64_t step, int64_t ep
 }
 
 jc_code rundir_end_epoch(jc_rundir *rd, const jc_epoch_stats *st, jc_err *err) {
-  char row[512];
+  char row[1024];
   int len = snprintf(row, sizeof row, "%lld,%lld,%.6g,%.6f,%.6f,", (long long)st->epoch, (long long)st->step, st->lr,
                      st->train_loss, st->train_acc);
   if (st->has_val)
@@ -184,7 +185,9 @@ jc_code rundir_end_epoch(jc_rundir *rd, const jc_epoch_stats *st, jc_err *err) {
                     st->val.auc, st->val.rej30);
   else
     len += snprintf(row + len, sizeof row - (size_t)len, ",,,,");
-  snprintf(row + len, sizeof row - (size_t)len, "%.1f,%.3f\n", st->img_per_s, st->seconds);
+  len += snprintf(row + len, sizeof row - (size_t)len, "%.1f,%.3f,", st->img_per_s, st->seconds);
+  len += steptime_csv(&st->ranks, row + len, sizeof row - (size_t)len);
+  snprintf(row + len, sizeof row - (size_t)len, "\n");
   /* The row joins the log saved in the checkpoint, and reaches metrics.csv after it. */
   size_t have = strlen(rd->log), add = strlen(row);
   char *grown = realloc(rd->log, have + add + 1);

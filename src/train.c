@@ -16,6 +16,7 @@
 #include "jetcnn/loss.h"
 #include "jetcnn/optim.h"
 #include "jetcnn/rundir.h"
+#include "jetcnn/steptime.h"
 
 /* Statistics carried at the end of every gradient row, reduced with the gradients. */
 enum { STAT_LOSS, STAT_CORRECT, STAT_SAMPLES, N_STATS };
@@ -177,7 +178,8 @@ static jc_code end_epoch(trainer *t, int64_t epoch, const double sums[3], double
   const jc_hparams *hp = &t->net->hp;
   jc_epoch_stats st = {epoch + 1, t->step, optim_lr(hp, t->step > 0 ? t->step - 1 : 0, (int64_t)t->plan->n_steps),
                        sums[0] / sums[2], sums[1] / sums[2], t->val != NULL, {NAN, NAN, NAN, NAN}, timed / seconds,
-                       seconds};
+                       seconds, {0, 0, 0, 0, 0, 0, "", ""}};
+  JC_TRY(steptime_gather(t->comm, t->t_read + t->t_compute, t->t_reduce, &st.ranks, err));
   if (t->val) {
     net_fold_params(t->net, t->params, t->state, t->inet, t->iparams);
     JC_TRY(eval_validate(t->inet, t->iparams, t->val, t->comm, &st.val, err));

@@ -100,6 +100,9 @@ class Ctx:
         self.base = base
         self.guard = []      # files that must be byte-identical afterwards
         self.out_dirs = [case_dir]
+        self.env = {}          # extra environment of every rank
+        self.rank1_args = None  # rank 1's own argv after "jetcnn" (tests/tools/on_rank1.sh)
+        self.rank1_env = {}     # extra environment of rank 1 only
 
     def path(self, name):
         return os.path.join(self.dir, name)
@@ -185,9 +188,12 @@ def fill_up(path):
 CASES = []
 
 
-def case(name, code, fragment, timeout=60, needs=None):
+def case(name, code, fragment, timeout=60, needs=None, mpi_only=False, errors_per_rank=False):
+    """mpi_only: the case needs 2 ranks (runs with --np >= 2 only). errors_per_rank: every rank
+    prints its own error (a failure before MPI exists), so 1..P 'jetcnn: error:' lines."""
     def register(setup):
-        CASES.append(dict(name=name, setup=setup, code=code, fragment=fragment, timeout=timeout, needs=needs))
+        CASES.append(dict(name=name, setup=setup, code=code, fragment=fragment, timeout=timeout, needs=needs,
+                          mpi_only=mpi_only, errors_per_rank=errors_per_rank))
         return setup
     return register
 
@@ -1100,6 +1106,184 @@ def _(ctx):
     ctx.out_dirs += [mnt, run]
     fill_leaving(mnt, 12288)  # config.cfg and metrics.csv fit (a page each), the checkpoint does not
     return train(ctx, ctx.good_cfg, ctx.good_h5, "--force", out=run)
+# ==== cluster-core (issue 12, issue 13 "one rank fails alone"): ranks given different inputs ====
+# Rank 1 is given something else than rank 0 (tests/tools/on_rank1.sh): every rank must stop
+# within seconds with ONE message naming rank 1, its host and the difference; exit 2 for the
+# command line and the config, 3 for input data. And the start-up CPU check (exit 1).
+RANK1 = r"rank 1 \([^)]+\): "
+JETCNN = None  # the jetcnn under test (set by main)
+
+
+def other_jets(ctx, name, **kw):
+    """A jets file of rank 1's own (another path, maybe other content)."""
+    return ctx.jets(name, **kw)
+
+
+@case("agree_train_file_missing_on_rank1", 3, RANK1 + r"\S*nope\.h5: cannot open: No such file", mpi_only=True)
+def _(ctx):
+    ctx.rank1_args = train(ctx, ctx.good_cfg, ctx.path("nope.h5"))
+    return train(ctx, ctx.good_cfg, ctx.good_h5)
+
+
+@case("agree_train_file_shorter_on_rank1", 3,
+      RANK1 + r"the content of --train \S*short\.h5 differs from rank 0's: '/images float32 \(16,8,8\)[^']*' here, "
+      r"'/images float32 \(32,8,8\)[^']*' on rank 0", mpi_only=True)
+def _(ctx):
+    ctx.rank1_args = train(ctx, ctx.good_cfg, other_jets(ctx, "short.h5", n=16))
+    return train(ctx, ctx.good_cfg, ctx.good_h5)
+
+
+@case("agree_train_labels_differ_on_rank1", 3,
+      RANK1 + r"the content of --train \S*relabelled\.h5 differs from rank 0's: '/labels int32 \(32\) values [0-9a-f]+' here",
+      mpi_only=True)
+def _(ctx):
+    ctx.rank1_args = train(ctx, ctx.good_cfg, other_jets(ctx, "relabelled.h5", labels=(np.arange(N_JETS) // 2 % 2).astype(np.int32)))
+    return train(ctx, ctx.good_cfg, ctx.good_h5)
+
+
+@case("agree_train_same_content_other_path", 0, r"done in ", mpi_only=True)
+def _(ctx):
+    """Paths may differ between nodes: a copy elsewhere with the same content trains."""
+    ctx.rank1_args = train(ctx, ctx.good_cfg, shutil.copy(ctx.good_h5, ctx.path("copy.h5")))
+    return train(ctx, ctx.good_cfg, ctx.good_h5)
+
+
+@case("agree_train_val_missing_on_rank1", 3, RANK1 + r"\S*noval\.h5: cannot open: No such file", mpi_only=True)
+def _(ctx):
+    ctx.rank1_args = train(ctx, ctx.good_cfg, ctx.good_h5, "--val", ctx.path("noval.h5"))
+    return train(ctx, ctx.good_cfg, ctx.good_h5, "--val", ctx.good_h5)
+
+
+@case("agree_train_init_differs_on_rank1", 3,
+      RANK1 + r"the content of --init \S*other\.h5 differs from rank 0's: '\d+ bytes, hash", mpi_only=True)
+def _(ctx):
+    other = ctx.edited_ckpt(lambda f: f["weights/layer00/kernel"].write_direct(
+        np.full(f["weights/layer00/kernel"].shape, 0.5, dtype=np.float32)), name="other.h5")
+    ctx.rank1_args = train(ctx, ctx.good_cfg, ctx.good_h5, "--init", other)
+    return train(ctx, ctx.good_cfg, ctx.good_h5, "--init", ctx.ckpt)
+
+
+@case("agree_train_set_differs_on_rank1", 2,
+      RANK1 + r"the command line differs from rank 0's: '--set learning_rate=0\.02' here, '\(nothing\)' on rank 0",
+      mpi_only=True)
+def _(ctx):
+    ctx.rank1_args = train(ctx, ctx.good_cfg, ctx.good_h5, "--set", "learning_rate=0.02")
+    return train(ctx, ctx.good_cfg, ctx.good_h5)
+
+
+@case("agree_train_config_content_differs_on_rank1", 2,
+      RANK1 + r"the config \(with --set overrides\) differs from rank 0's: \[net\] 'learning_rate = 0\.02' here, "
+      r"'learning_rate = 0\.01' on rank 0", mpi_only=True)
+def _(ctx):
+    ctx.rank1_args = train(ctx, ctx.cfg(cfg_with(TINY_CFG, "learning_rate = 0.01", "learning_rate = 0.02"), "rank1.cfg"),
+                           ctx.good_h5)
+    return train(ctx, ctx.good_cfg, ctx.good_h5)
+
+
+@case("agree_train_unknown_flag_on_rank1", 2, RANK1 + r"train: unknown option '--bogus'", mpi_only=True)
+def _(ctx):
+    ctx.rank1_args = train(ctx, ctx.good_cfg, ctx.good_h5, "--bogus")
+    return train(ctx, ctx.good_cfg, ctx.good_h5)
+
+
+@case("agree_train_extra_flag_on_rank1", 2,
+      RANK1 + r"the command line differs from rank 0's: '--force' here, '\(nothing\)' on rank 0", mpi_only=True)
+def _(ctx):
+    ctx.rank1_args = train(ctx, ctx.good_cfg, ctx.good_h5, "--force")
+    return train(ctx, ctx.good_cfg, ctx.good_h5)
+
+
+@case("agree_help_on_rank1_only", 2, RANK1 + r"the command line differs from rank 0's: '--help' here", mpi_only=True)
+def _(ctx):
+    ctx.rank1_args = ["train", "--help"]
+    return train(ctx, ctx.good_cfg, ctx.good_h5)
+
+
+@case("agree_other_command_on_rank1", 2,
+      RANK1 + r"the command \(first argument\) differs from rank 0's: 'summary' here, 'train' on rank 0", mpi_only=True)
+def _(ctx):
+    ctx.rank1_args = ["summary", ctx.good_cfg]
+    return train(ctx, ctx.good_cfg, ctx.good_h5)
+
+
+@case("agree_no_command_on_rank1", 2, RANK1 + r"the command \(first argument\) differs from rank 0's: '\(nothing\)' here",
+      mpi_only=True)
+def _(ctx):
+    ctx.rank1_args = []
+    return ["summary", ctx.good_cfg]
+
+
+@case("agree_summary_config_missing_on_rank1", 2, RANK1 + r"\S*nope\.cfg: cannot open config: No such file", mpi_only=True)
+def _(ctx):
+    ctx.rank1_args = ["summary", ctx.path("nope.cfg")]
+    return ["summary", ctx.good_cfg]
+
+
+@case("agree_predict_checkpoint_missing_on_rank1", 3, RANK1 + r"\S*nockpt\.h5: cannot open: No such file", mpi_only=True)
+def _(ctx):
+    ctx.rank1_args = ctx.predict(ctx.path("nockpt.h5"))
+    return ctx.predict(ctx.ckpt)
+
+
+@case("agree_predict_data_shorter_on_rank1", 3,
+      RANK1 + r"the content of --data \S*short\.h5 differs from rank 0's: '/images float32 \(16,8,8\)", mpi_only=True)
+def _(ctx):
+    ctx.rank1_args = ctx.predict(ctx.ckpt, other_jets(ctx, "short.h5", n=16))
+    return ctx.predict(ctx.ckpt)
+
+
+@case("agree_images_input_missing_on_rank1", 3, RANK1 + r"\S*nope\.h5: cannot open: No such file", mpi_only=True)
+def _(ctx):
+    consts = ctx.path("consts.h5")
+    with h5py.File(consts, "w") as f:
+        f.attrs["format"] = "jetcnn-constituents-1"
+        p = np.random.default_rng(3).exponential(10.0, size=(N_JETS, 8, 3)).astype(np.float32)
+        f["constituents"] = np.concatenate([np.linalg.norm(p, axis=2, keepdims=True) + 1e-3, p], axis=2)
+        f["labels"] = (np.arange(N_JETS) % 2).astype(np.int32)
+    ctx.rank1_args = ["images", "--in", ctx.path("nope.h5"), "--out", ctx.path("img1.h5")]
+    return ["images", "--in", consts, "--out", ctx.path("img0.h5")]
+
+
+@case("agree_generate_jets_differ_on_rank1", 2,
+      RANK1 + r"the command line differs from rank 0's: '--jets 200' here, '--jets 100' on rank 0", mpi_only=True)
+def _(ctx):
+    ctx.rank1_args = ["generate", "--jets", "200", "--out", ctx.path("gen.h5")]
+    return ["generate", "--jets", "100", "--out", ctx.path("gen.h5")]
+
+
+@case("agree_generate_bad_value_on_rank1", 2, RANK1 + r"the command line differs from rank 0's: '--jets abc' here",
+      mpi_only=True)
+def _(ctx):
+    ctx.rank1_args = ["generate", "--jets", "abc", "--out", ctx.path("gen.h5")]
+    return ["generate", "--jets", "100", "--out", ctx.path("gen.h5")]
+
+
+def lacks_last_feature():
+    """The last instruction-set feature the binary was built for (jetcnn --version)."""
+    r = subprocess.run([JETCNN, "--version"], capture_output=True, text=True)
+    m = re.search(r"for:.* (\S+)\s*$", r.stdout, re.M)  # the exit status may be a sanitizer's at exit
+    if not m:
+        raise CannotRun(f"jetcnn --version names no features (exit {r.returncode}): {r.stdout}{r.stderr[-500:]}")
+    return m.group(1)
+
+
+CPU_MSG = (r"this CPU cannot run this jetcnn binary \(it would stop with SIGILL\): the binary was compiled with .* "
+           r"for x86-64\S*.*; this CPU \(.*, host [^)]+\) has .* and lacks {feature}\. Build jetcnn for the compute nodes")
+
+
+@case("cpu_lacks_a_build_feature_all_ranks", 1, CPU_MSG, errors_per_rank=True)
+def _(ctx):
+    ctx.env["JETCNN_TEST_CPU_LACKS"] = feature = lacks_last_feature()
+    ctx.fmt = dict(feature=re.escape(feature))
+    return train(ctx, ctx.good_cfg, ctx.good_h5)
+
+
+@case("cpu_lacks_a_build_feature_rank1_only", 1, CPU_MSG, mpi_only=True)
+def _(ctx):
+    ctx.rank1_env["JETCNN_TEST_CPU_LACKS"] = feature = lacks_last_feature()
+    ctx.fmt = dict(feature=re.escape(feature))
+    return train(ctx, ctx.good_cfg, ctx.good_h5)
+# ==== end of cluster-core ====
 
 
 class CannotRun(Exception):
@@ -1114,10 +1298,11 @@ def sha256(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def run(cmd, cwd, timeout):
+def run(cmd, cwd, timeout, env=None):
     """Run cmd in its own process group; kill the whole group on timeout."""
     t0 = time.monotonic()
-    p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                         env=dict(os.environ, **(env or {})))
     try:
         out, err = p.communicate(timeout=timeout)
         timed_out = False
@@ -1132,11 +1317,24 @@ SIGNAL_DEATH = re.compile(r"received signal|exited on signal|Segmentation fault|
                           r"AddressSanitizer|runtime error:")
 
 
+def with_rank1(launcher, ctx):
+    """The launcher with tests/tools/on_rank1.sh in front of jetcnn when rank 1 differs."""
+    if ctx.rank1_args is None and not ctx.rank1_env:
+        return launcher
+    wrapper = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "tools", "on_rank1.sh")]
+    if ctx.rank1_args is not None:
+        with open(ctx.path("rank1.args"), "wb") as f:
+            f.write(b"".join(a.encode() + b"\0" for a in ctx.rank1_args))
+        wrapper += ["--args", ctx.path("rank1.args")]
+    wrapper += [f"{k}={v}" for k, v in ctx.rank1_env.items()] + ["--"]
+    return launcher[:-1] + wrapper + launcher[-1:]
+
+
 def check_case(c, args, launcher, ctx):
     """Run one case; return a list of failure descriptions (empty when it passed)."""
-    cmd = launcher + args
+    cmd = with_rank1(launcher, ctx) + args
     before = {p: sha256(p) for p in ctx.guard}
-    rc, out, err, timed_out, secs = run(cmd, ctx.dir, c["timeout"])
+    rc, out, err, timed_out, secs = run(cmd, ctx.dir, c["timeout"], ctx.env)
     fails = []
     frag = c["fragment"].format(**getattr(ctx, "fmt", {}), dir=re.escape(ctx.dir))
     if timed_out:
@@ -1152,9 +1350,15 @@ def check_case(c, args, launcher, ctx):
     if not hits:
         fails.append(f"{'stdout' if accepted else 'stderr'} lacks /{frag}/")
     n_errors = err.count("jetcnn: error:")
-    if c["code"] != 2 or args:  # the bare usage message has no "error:" line
-        if n_errors != (0 if accepted else 1):
-            fails.append(f"{n_errors} 'jetcnn: error:' lines, expected exactly {0 if accepted else 1} (rank 0 prints)")
+    if c["errors_per_rank"]:
+        if not 1 <= n_errors <= max(1, launcher.count("-np") and int(launcher[launcher.index("-np") + 1])):
+            fails.append(f"{n_errors} 'jetcnn: error:' lines, expected one per rank")
+    elif accepted:
+        if n_errors:
+            fails.append(f"{n_errors} 'jetcnn: error:' lines in a run that must succeed")
+    elif c["code"] != 2 or args:  # the bare usage message has no "error:" line
+        if n_errors != 1:
+            fails.append(f"{n_errors} 'jetcnn: error:' lines, expected exactly 1 (rank 0 prints)")
     for p, h in before.items():
         if not os.path.exists(p):
             fails.append(f"existing output {p} was deleted")
@@ -1202,6 +1406,8 @@ def main():
         print(f"{len(CASES)} cases")
         return 0
     jetcnn = os.path.abspath(a.jetcnn)
+    global JETCNN
+    JETCNN = jetcnn
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     launcher = [jetcnn]
     if a.np > 0:
@@ -1212,10 +1418,13 @@ def main():
     shutil.rmtree(work, ignore_errors=True)
     base = os.path.join(work, "base")
     make_base(base, jetcnn)
-    n_fail = n_run = 0
+    n_fail = n_run = n_mpi_only = 0
     t_all = time.monotonic()
     for c in CASES:
         if a.only and a.only not in c["name"]:
+            continue
+        if c["mpi_only"] and a.np < 2:  # ranks that differ need 2 of them: the --np 2 run has these
+            n_mpi_only += 1
             continue
         ctx = Ctx(os.path.join(work, c["name"]), base)
         ctx.mounts = []
@@ -1244,6 +1453,8 @@ def main():
     mode = f"mpiexec -np {a.np}" if a.np > 0 else "single process"
     print(f"\n{n_run - n_fail}/{n_run} bad-input cases passed ({mode}), "
           f"{time.monotonic() - t_all:.0f} s")
+    if n_mpi_only:
+        print(f"({n_mpi_only} cases of ranks given different inputs need --np >= 2; bad_input_mpi2 runs them)")
     return 1 if n_fail or n_run == 0 else 0
 
 

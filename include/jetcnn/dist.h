@@ -13,7 +13,8 @@
 
 /* Collective failure agreement. Every rank passes its local code (and err holding its
  * message when it failed). If any rank failed, every rank returns the code of the lowest
- * failing rank, and err holds that rank's message prefixed with "rank R (host): ".
+ * failing rank, and err holds that rank's message prefixed with "rank R (host): " (unless it
+ * already starts with "rank R (": an error agreed on before keeps its one prefix).
  * Returns JC_OK when all ranks passed JC_OK. */
 jc_code dist_agree(MPI_Comm comm, jc_code rc, jc_err *err);
 

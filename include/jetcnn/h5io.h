@@ -23,9 +23,10 @@ void h5io_init(void);
 jc_code h5io_fail(jc_err *err, jc_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Open an existing HDF5 file read-only, collectively on comm. Fails with JC_ERR_DATA and
- * "PATH: no such file" / "PATH: not an HDF5 file" messages. Returns the file id (close with
- * H5Fclose) or H5I_INVALID_HID. */
+/* Open an existing HDF5 file read-only, collectively on comm. What each rank can check alone
+ * (the file exists, is a regular file, is HDF5) is agreed on before the collective open, so a
+ * file missing on one rank fails on all (JC_ERR_DATA, "rank R (host): PATH: cannot open: ...").
+ * Returns the file id (close with H5Fclose) or H5I_INVALID_HID. */
 hid_t h5io_open_read(const char *path, MPI_Comm comm, jc_err *err);
 
 /* Create (truncate) PATH.tmp collectively on comm for writing; the final name is taken by

@@ -20,6 +20,7 @@
 
 #include "jetcnn/checkpoint.h"
 #include "jetcnn/evaluate.h"
+#include "jetcnn/steptime.h"
 
 typedef enum {
   RUN_NEW,     /* start at epoch 0 (from the seed, or the weights of init_path) */
@@ -47,6 +48,7 @@ typedef struct {
   int has_val;               /* 1: val holds the validation after this epoch */
   jc_val_stats val;
   double img_per_s, seconds; /* training speed and time of the epoch's steps */
+  jc_steptime ranks;         /* which rank computed slowest, which waited longest (steptime.h) */
 } jc_epoch_stats;
 
 /* An open run directory. Callers read the first fields; the rest is the module's. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "jetcnn/agree.h"
 #include "jetcnn/dist.h"
 
 static cli_opt *find_opt(cli_opt *opts, int n_opts, const char *name, size_t len) {
@@ -15,8 +16,9 @@ static cli_opt *find_opt(cli_opt *opts, int n_opts, const char *name, size_t len
   return NULL;
 }
 
-jc_code cli_parse(int argc, char **argv, cli_opt *opts, int n_opts, const char **positional,
-                  int min_pos, int max_pos, int *n_pos, int *help, jc_err *err) {
+/* This rank's parse of argv (see cli_parse). */
+static jc_code parse_local(int argc, char **argv, cli_opt *opts, int n_opts, const char **positional, int min_pos,
+                           int max_pos, int *n_pos, int *help, jc_err *err) {
   const char *cmd = argv[0];
   *n_pos = 0;
   *help = 0;
@@ -54,6 +56,43 @@ jc_code cli_parse(int argc, char **argv, cli_opt *opts, int n_opts, const char *
   if (*n_pos < min_pos)
     return jc_fail(err, JC_ERR_USAGE, "%s: missing argument (see 'jetcnn %s --help')", cmd, cmd);
   return JC_OK;
+}
+
+/* Values of options whose metavar is one of these are paths: they may differ between ranks
+ * (node-local copies); the inputs they name are compared by content (agree.h). */
+static int is_path(const cli_opt *o) {
+  static const char *const PATHS[] = {"FILE", "DIR", "CHECKPOINT", NULL};
+  for (int i = 0; o->metavar && PATHS[i]; i++)
+    if (strcmp(o->metavar, PATHS[i]) == 0) return 1;
+  return 0;
+}
+
+/* The parse as lines every rank must share: the command, --help, the number of positional
+ * arguments (paths), each option given with its value (paths only as present). Caller frees. */
+static char *parse_signature(int argc, char **argv, const cli_opt *opts, int n_opts, int n_pos, int help,
+                             jc_err *err) {
+  size_t cap = 64;
+  for (int i = 0; i < argc; i++) cap += strlen(argv[i]) + 24;
+  char *sig = jc_malloc(cap, err);
+  if (!sig) return NULL;
+  size_t len = (size_t)snprintf(sig, cap, "%s\n%s%d argument(s)\n", argv[0], help ? "--help\n" : "", n_pos);
+  for (int i = 0; i < n_opts; i++)
+    for (int k = 0; k < opts[i].count && len < cap; k++) {
+      const char *v = opts[i].values[k];
+      len += (size_t)snprintf(sig + len, cap - len, "--%s%s%s\n", opts[i].name, v ? " " : "",
+                              !v ? "" : is_path(&opts[i]) ? "(a path)" : v);
+    }
+  return sig;
+}
+
+jc_code cli_parse(MPI_Comm comm, int argc, char **argv, cli_opt *opts, int n_opts, const char **positional,
+                  int min_pos, int max_pos, int *n_pos, int *help, jc_err *err) {
+  jc_code rc = parse_local(argc, argv, opts, n_opts, positional, min_pos, max_pos, n_pos, help, err);
+  char *sig = rc == JC_OK ? parse_signature(argc, argv, opts, n_opts, *n_pos, *help, err) : NULL;
+  if (rc == JC_OK && !sig) rc = err->code;
+  rc = agree_text(comm, "the command line", sig ? sig : "", rc, JC_ERR_USAGE, err);
+  free(sig);
+  return rc;
 }
 
 const char *cli_value(const cli_opt *opts, int n_opts, const char *name) {

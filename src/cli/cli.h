@@ -27,8 +27,11 @@ typedef struct {
 
 /* Parse argv[1..] into opts and positional arguments (pointers into argv). Unknown
  * options, missing values and too many/few positionals fail with JC_ERR_USAGE.
- * "--help"/"-h" sets *help and stops. */
-jc_code cli_parse(int argc, char **argv, cli_opt *opts, int n_opts, const char **positional,
+ * "--help"/"-h" sets *help and stops. Collective on comm: a parse error on one rank fails on
+ * every rank, and so does a command line that differs from rank 0's in anything but paths
+ * (values of FILE, DIR and CHECKPOINT options and positional arguments, which may name
+ * node-local copies: their content is agreed on by the command, agree.h). */
+jc_code cli_parse(MPI_Comm comm, int argc, char **argv, cli_opt *opts, int n_opts, const char **positional,
                   int min_pos, int max_pos, int *n_pos, int *help, jc_err *err);
 
 /* The value of option `name` (last one given), or NULL when absent. */

@@ -14,7 +14,7 @@ jc_code cli_export(int argc, char **argv, MPI_Comm comm, jc_err *err) {
   const int n_opts = (int)(sizeof opts / sizeof opts[0]);
   const char *pos[1];
   int n_pos = 0, help = 0;
-  jc_code rc = cli_parse(argc, argv, opts, n_opts, pos, 1, 1, &n_pos, &help, err);
+  jc_code rc = cli_parse(comm, argc, argv, opts, n_opts, pos, 1, 1, &n_pos, &help, err);
   if (rc == JC_OK && help) {
     cli_print_help(comm, "jetcnn export CHECKPOINT --onnx MODEL.onnx",
                    "Write the model in CHECKPOINT as one ONNX graph (opset 13) for ONNX Runtime: input\n"

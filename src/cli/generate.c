@@ -103,7 +103,7 @@ jc_code cli_generate(int argc, char **argv, MPI_Comm comm, jc_err *err) {
   };
   int n_opts = (int)(sizeof opts / sizeof opts[0]), n_pos = 0, help = 0;
   const char *pos[1];
-  JC_TRY(cli_parse(argc, argv, opts, n_opts, pos, 0, 0, &n_pos, &help, err));
+  JC_TRY(cli_parse(comm, argc, argv, opts, n_opts, pos, 0, 0, &n_pos, &help, err));
   if (help) {
     cli_print_help(comm, USAGE, DESCRIPTION, opts, n_opts);
     return JC_OK;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "jetcnn/agree.h"
 #include "imageopts.h"
 #include "jetcnn/chunkzip.h"
 #include "jetcnn/dist.h"
@@ -56,7 +57,7 @@ jc_code cli_images(int argc, char **argv, MPI_Comm comm, jc_err *err) {
   };
   int n_opts = (int)(sizeof opts / sizeof opts[0]), n_pos = 0, help = 0;
   const char *pos[1];
-  JC_TRY(cli_parse(argc, argv, opts, n_opts, pos, 0, 0, &n_pos, &help, err));
+  JC_TRY(cli_parse(comm, argc, argv, opts, n_opts, pos, 0, 0, &n_pos, &help, err));
   if (help) {
     cli_print_help(comm, USAGE, DESCRIPTION, opts, n_opts);
     return JC_OK;
@@ -67,6 +68,8 @@ jc_code cli_images(int argc, char **argv, MPI_Comm comm, jc_err *err) {
   jetimage_params image;
   JC_TRY(imageopts_parse(opts, n_opts, &image, err));
 
+  static const char *const INPUT[] = {"constituents", "charged", "labels", NULL};
+  JC_TRY(agree_h5_input(comm, "--in", in, INPUT, AGREE_LABELS, err)); /* before the collective open */
   jetfile_reader r;
   JC_TRY(jetfile_open(&r, in, comm, err));
   jc_code rc = JC_OK;

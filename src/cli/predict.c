@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "cli.h"
+#include "jetcnn/agree.h"
 #include "jetcnn/checkpoint.h"
 #include "jetcnn/dist.h"
 #include "jetcnn/train.h"
@@ -15,7 +16,7 @@ jc_code cli_predict(int argc, char **argv, MPI_Comm comm, jc_err *err) {
   const int n_opts = (int)(sizeof opts / sizeof opts[0]);
   const char *pos[1];
   int n_pos = 0, help = 0;
-  jc_code rc = cli_parse(argc, argv, opts, n_opts, pos, 1, 1, &n_pos, &help, err);
+  jc_code rc = cli_parse(comm, argc, argv, opts, n_opts, pos, 1, 1, &n_pos, &help, err);
   if (rc == JC_OK && help) {
     cli_print_help(comm, "[mpirun -np P] jetcnn predict CHECKPOINT --data FILE --out SCORES",
                    "Score every jet of FILE with the model in CHECKPOINT (its config, input normalisation\n"
@@ -30,7 +31,9 @@ jc_code cli_predict(int argc, char **argv, MPI_Comm comm, jc_err *err) {
   jc_net *net = NULL;
   jc_data *d = NULL;
   float *params = NULL;
+  if (rc == JC_OK) rc = agree_file(comm, "CHECKPOINT", pos[0], err);
   if (rc == JC_OK) rc = checkpoint_load_net(pos[0], comm, &net, &params, err);
+  if (rc == JC_OK) rc = agree_h5_input(comm, "--data", data_path, AGREE_IMAGE_DATASETS, AGREE_LABELS, err);
   if (rc == JC_OK) rc = dist_agree(comm, data_open(data_path, net->hp.input, net->n_classes, comm, &d, err), err);
   double acc = 0.0, loss = 0.0;
   if (rc == JC_OK) rc = predict_run(net, params, d, out, comm, &acc, &loss, err);

@@ -209,7 +209,7 @@ static jc_code parse_args(int argc, char **argv, MPI_Comm comm, roc_args *a, int
   };
   memset(a, 0, sizeof *a);
   roc_report_opts *o = &a->report;
-  JC_TRY(cli_parse(argc, argv, opts, N_OPTS, a->files, 1, CLI_MAX_VALUES, &o->n_files, help, err));
+  JC_TRY(cli_parse(comm, argc, argv, opts, N_OPTS, a->files, 1, CLI_MAX_VALUES, &o->n_files, help, err));
   if (*help) {
     cli_print_help(comm, USAGE, DESCRIPTION, opts, N_OPTS);
     return JC_OK;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "jetcnn/agree.h"
 #include "jetcnn/dist.h"
 #include "jetcnn/train.h"
 
@@ -74,6 +75,9 @@ static void show_epoch(const view *v, const jc_train_event *ev) {
     printf("  profile (rank 0, this epoch): read %.1f%%  forward+backward %.1f%%  allreduce (incl. waiting for other "
            "ranks) %.1f%%  optimizer %.1f%%  of %.2f s in steps\n", 100 * ev->epoch.read / total,
            100 * ev->epoch.compute / total, 100 * ev->epoch.reduce / total, 100 * ev->epoch.update / total, total);
+    char line[512];
+    steptime_format(&st->ranks, line, sizeof line);
+    printf("%s\n", line);
   }
 }
 
@@ -124,7 +128,7 @@ jc_code cli_train(int argc, char **argv, MPI_Comm comm, jc_err *err) {
   const int n_opts = (int)(sizeof opts / sizeof opts[0]);
   const char *pos[1];
   int n_pos = 0, help = 0;
-  jc_code rc = cli_parse(argc, argv, opts, n_opts, pos, 1, 1, &n_pos, &help, err);
+  jc_code rc = cli_parse(comm, argc, argv, opts, n_opts, pos, 1, 1, &n_pos, &help, err);
   if (rc == JC_OK && help) {
     cli_print_help(comm, "[mpirun -np P] jetcnn train CONFIG --train FILE [--val FILE] --out DIR [options]",
                    "Train the model defined by CONFIG. The config's batch is the global batch: P ranks each\n"
@@ -144,10 +148,19 @@ jc_code cli_train(int argc, char **argv, MPI_Comm comm, jc_err *err) {
     rc = jc_fail(err, JC_ERR_USAGE, "train: --out DIR is required (see 'jetcnn train --help')");
   jc_config *cfg = NULL;
   jc_net *net = NULL;
-  if (rc == JC_OK) rc = config_load(pos[0], &cfg, err);
-  for (int i = 0; rc == JC_OK && i < opts[3].count; i++) rc = config_set_net(cfg, opts[3].values[i], err);
+  if (rc == JC_OK) { /* the command line was agreed on: every rank is here */
+    rc = config_load(pos[0], &cfg, err);
+    for (int i = 0; rc == JC_OK && i < opts[3].count; i++) rc = config_set_net(cfg, opts[3].values[i], err);
+    rc = agree_config(comm, cfg, rc, err);
+  }
   if (rc == JC_OK) rc = net_create(cfg, &net, err);
   else config_free(&cfg);
+  /* The inputs, by content, before the trainer opens them collectively. */
+  if (rc == JC_OK)
+    rc = agree_h5_input(comm, "--train", cli_value(opts, n_opts, "train"), AGREE_IMAGE_DATASETS, AGREE_LABELS, err);
+  if (rc == JC_OK && cli_value(opts, n_opts, "val"))
+    rc = agree_h5_input(comm, "--val", cli_value(opts, n_opts, "val"), AGREE_IMAGE_DATASETS, AGREE_LABELS, err);
+  if (rc == JC_OK && cli_value(opts, n_opts, "init")) rc = agree_file(comm, "--init", cli_value(opts, n_opts, "init"), err);
   if (rc == JC_OK) {
     view v = {progress_mode(), cli_flag(opts, n_opts, "profile"), 0.0};
     jc_train_opts t = {
@@ -161,7 +174,7 @@ jc_code cli_train(int argc, char **argv, MPI_Comm comm, jc_err *err) {
         .report = show,
         .report_arg = &v,
     };
-    rc = catch_stop_signals(err);
+    rc = dist_agree(comm, catch_stop_signals(err), err); /* a rank that cannot must not be left out */
     if (rc == JC_OK) rc = train_run(net, &t, comm, err);
   }
   net_free(&net);
