@@ -365,7 +365,17 @@ static void col2im(const float *cols, int C, int HW, const int32_t *taps, int FF
     for (int t = 0; t < FF; t++) {
       const int32_t *idx = taps + (size_t)t * hw;
       const float *row = cols + ((size_t)c * FF + t) * hw;
-      for (int q = 0; q < hw; q++)
+      int q = 0;
+#ifdef __AVX512F__
+      /* one tap's outputs read distinct pixels: gather, add, scatter 16 at a time */
+      for (; q + 16 <= hw; q += 16) {
+        const __m512i i = _mm512_loadu_si512((const void *)(idx + q));
+        const __mmask16 m = _mm512_cmpge_epi32_mask(i, _mm512_setzero_si512());
+        const __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, i, plane, 4);
+        _mm512_mask_i32scatter_ps(plane, m, i, _mm512_add_ps(v, _mm512_loadu_ps(row + q)), 4);
+      }
+#endif
+      for (; q < hw; q++)
         if (idx[q] >= 0) plane[idx[q]] += row[q];
     }
   }
