@@ -14,6 +14,7 @@
 
 #include "jetcnn/layer.h"
 #include "jetcnn/onnx.h"
+#include "simd.h"
 
 typedef struct {
   int project, stride;
@@ -128,9 +129,14 @@ static void shortcut_backward(const jc_layer *l, const float *params, const floa
   float *dw = grads + l->offset, *db = dw + l->n_kernel;
   for (int i = 0; i < n; i++) {
     const float *dzi = dz + (size_t)i * ysz, *x1 = x[1] + (size_t)i * xsz;
-    for (int k = 0; k < K; k++) {
+    for (int k = 0; k < K; k++) { /* in VL lanes, then the lanes: a fixed order */
+      const float *g = dzi + (size_t)k * hw;
+      vf acc = {0};
+      int p = 0;
+      for (; p + VL <= hw; p += VL) acc += vload(g + p);
       float s = 0.0f;
-      for (int p = 0; p < hw; p++) s += dzi[(size_t)k * hw + p];
+      for (int j = 0; j < VL; j++) s += acc[j];
+      for (; p < hw; p++) s += g[p];
       db[k] += s;
     }
     if (S > 1) {
