@@ -79,6 +79,16 @@ hid_t h5io_create_tmp(const char *path, MPI_Comm comm, jc_err *err) {
   int self = MPI_UNEQUAL;
   MPI_Comm_compare(comm, MPI_COMM_SELF, &self);
   hid_t fapl = self == MPI_IDENT ? H5Pcreate(H5P_FILE_ACCESS) : mpio_fapl(comm);
+  /* Several writers: metadata is written collectively. Otherwise HDF5 1.10.8 writes the dirty
+   * metadata of a sync point that falls inside a collective filtered write (a chunk-index
+   * update, once the index outgrows the metadata cache) with the MPI datatypes that write left
+   * behind, the layout of its compressed chunks, applied to a metadata block: it reads far
+   * past the block ("writev: Bad address", a segfault, or a hang with several ranks;
+   * tests/test_jetfile.c). The collective path builds datatypes of its own. */
+  if (fapl >= 0 && self != MPI_IDENT && H5Pset_coll_metadata_write(fapl, 1) < 0) {
+    H5Pclose(fapl);
+    fapl = H5I_INVALID_HID;
+  }
   if (fapl < 0) {
     h5io_fail(err, JC_ERR_RUNTIME, "%s: cannot set up MPI-IO file access", path);
     return H5I_INVALID_HID;

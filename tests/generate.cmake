@@ -10,6 +10,14 @@ jetcnn_test(gen_physics_unit 60 $<TARGET_FILE:test_gen_physics>)
 jetcnn_unit_test(test_chunkzip)
 jetcnn_test(gen_chunkzip 60 $<TARGET_FILE:test_chunkzip>)
 
+# The jet file writer: rows per rank, and files written with a small HDF5 metadata cache (the
+# chunk-index flushes that broke `generate --jets 1000000`, issue 13) read back exactly.
+jetcnn_unit_test(test_jetfile)
+file(MAKE_DIRECTORY ${GEN_OUT}/jetfile)
+jetcnn_mpi_test(gen_jetfile_np1 1 120 $<TARGET_FILE:test_jetfile> ${GEN_OUT}/jetfile)
+jetcnn_mpi_test(gen_jetfile_np2 2 120 $<TARGET_FILE:test_jetfile> ${GEN_OUT}/jetfile)
+jetcnn_mpi_test(gen_jetfile_np3 3 180 $<TARGET_FILE:test_jetfile> ${GEN_OUT}/jetfile)
+
 # Same seed => same datasets on 1 and 2 ranks (and 3, with an uneven split of chunks).
 jetcnn_mpi_test(gen_write_np1 1 120 ${JETCNN_BIN} generate --jets 1500 --seed 5 --out ${GEN_OUT}/np1.h5)
 jetcnn_mpi_test(gen_write_np2 2 120 ${JETCNN_BIN} generate --jets 1500 --seed 5 --out ${GEN_OUT}/np2.h5)

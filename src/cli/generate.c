@@ -59,14 +59,14 @@ static jc_code describe(jetfile_writer *w, const generate_args *a, jc_err *err) 
 /* The rounds of generate + derive + collective write. */
 static jc_code run(const generate_args *a, jetfile_writer *w, jetfile_block *b, MPI_Comm comm, jc_err *err) {
   hsize_t row0, n_rows;
-  jetfile_rank_rows(a->n_jets, dist_rank(comm), dist_size(comm), &row0, &n_rows);
-  hsize_t rounds = jetfile_rounds(a->n_jets, dist_size(comm), IMAGEOPTS_BLOCK_ROWS);
+  jetfile_rank_rows(a->n_jets, w->storage.chunk_rows, dist_rank(comm), dist_size(comm), &row0, &n_rows);
+  hsize_t rounds = jetfile_rounds(a->n_jets, w->storage.chunk_rows, dist_size(comm));
   double t0 = MPI_Wtime();
   unsigned long long mine = 0, tops = 0, done = 0, next_report = a->n_jets / 10;
   double t_physics = 0.0;
   for (hsize_t round = 0; round < rounds; round++) {
     hsize_t start;
-    int n = imageopts_round_rows(row0, n_rows, round, &start);
+    int n = jetfile_round_rows(row0, n_rows, round, &start);
     double t1 = MPI_Wtime();
     gen_jets(&a->gen, start, n, N_CONSTITUENTS, b->constituents, b->charged, b->labels);
     jetfile_derive(b, n, &a->image);
@@ -113,13 +113,13 @@ jc_code cli_generate(int argc, char **argv, MPI_Comm comm, jc_err *err) {
 
   jetfile_layout layout = {N_CONSTITUENTS, 1, a.images ? a.image.pixels : 0, jetimage_n_channels(a.image.channels)};
   jetfile_block block;
-  jc_code rc = jetfile_block_alloc(&block, &layout, IMAGEOPTS_BLOCK_ROWS, err);
+  jc_code rc = jetfile_block_alloc(&block, &layout, JETFILE_ROUND_ROWS, err);
   rc = dist_agree(comm, rc, err);
   if (rc != JC_OK) return rc;
   jetfile_writer w;
   imageopts_keep_chunk_buffers();
   chunkzip_fast(1); /* HDF5's deflate filter encodes our chunks with chunkzip (chunkzip.h) */
-  rc = jetfile_create(&w, a.out, a.n_jets, &layout, comm, err);
+  rc = jetfile_create(&w, a.out, a.n_jets, &layout, NULL, comm, err);
   if (rc == JC_OK) {
     rc = dist_agree(comm, describe(&w, &a, err), err);
     if (rc == JC_OK) {

@@ -23,13 +23,13 @@ static const char *DESCRIPTION =
 static jc_code run(jetfile_reader *r, jetfile_writer *w, jetfile_block *b, const jetimage_params *image,
                    MPI_Comm comm, jc_err *err) {
   hsize_t row0, n_rows;
-  jetfile_rank_rows(r->n_jets, dist_rank(comm), dist_size(comm), &row0, &n_rows);
-  hsize_t rounds = jetfile_rounds(r->n_jets, dist_size(comm), IMAGEOPTS_BLOCK_ROWS);
+  jetfile_rank_rows(r->n_jets, w->storage.chunk_rows, dist_rank(comm), dist_size(comm), &row0, &n_rows);
+  hsize_t rounds = jetfile_rounds(r->n_jets, w->storage.chunk_rows, dist_size(comm));
   double t0 = MPI_Wtime();
   unsigned long long mine = 0, done = 0, next_report = r->n_jets / 10;
   for (hsize_t round = 0; round < rounds; round++) {
     hsize_t start;
-    int n = imageopts_round_rows(row0, n_rows, round, &start);
+    int n = jetfile_round_rows(row0, n_rows, round, &start);
     jc_code rc = jetfile_read_block(r, start, n, b, err);
     if (rc == JC_OK) rc = jetfile_check_block(b, n, r->path, start, err);
     JC_TRY(dist_agree(comm, rc, err));
@@ -78,12 +78,12 @@ jc_code cli_images(int argc, char **argv, MPI_Comm comm, jc_err *err) {
                                jetimage_n_channels(image.channels)};
   jetfile_block block;
   memset(&block, 0, sizeof block);
-  if (rc == JC_OK) rc = jetfile_block_alloc(&block, &in_layout, IMAGEOPTS_BLOCK_ROWS, err);
+  if (rc == JC_OK) rc = jetfile_block_alloc(&block, &in_layout, JETFILE_ROUND_ROWS, err);
   rc = dist_agree(comm, rc, err);
   jetfile_writer w;
   imageopts_keep_chunk_buffers();
   chunkzip_fast(1); /* HDF5's deflate filter encodes our chunks with chunkzip (chunkzip.h) */
-  if (rc == JC_OK) rc = jetfile_create(&w, out, r.n_jets, &out_layout, comm, err);
+  if (rc == JC_OK) rc = jetfile_create(&w, out, r.n_jets, &out_layout, NULL, comm, err);
   if (rc == JC_OK) {
     rc = dist_agree(comm, jetfile_describe_images(&w, &image, err), err);
     if (rc == JC_OK) {
