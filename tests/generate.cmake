@@ -5,10 +5,6 @@ set(GEN_CHECKS ${CMAKE_CURRENT_SOURCE_DIR}/gen_checks.py)
 
 jetcnn_unit_test(test_gen_physics)
 jetcnn_test(gen_physics_unit 60 $<TARGET_FILE:test_gen_physics>)
-# The chunk encoder HDF5's deflate filter uses in generate/images, against zlib's inflate, and
-# compress2 outside fast mode byte-identical to libz's.
-jetcnn_unit_test(test_chunkzip)
-jetcnn_test(gen_chunkzip 60 $<TARGET_FILE:test_chunkzip>)
 
 # The jet file writer: rows per rank, and files written with a small HDF5 metadata cache (the
 # chunk-index flushes that broke `generate --jets 1000000`, issue 13) read back exactly.

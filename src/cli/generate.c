@@ -8,7 +8,6 @@
 
 #include "cli.h"
 #include "imageopts.h"
-#include "jetcnn/chunkzip.h"
 #include "jetcnn/dist.h"
 #include "jetcnn/generate.h"
 #include "jetcnn/jetfile.h"
@@ -118,7 +117,6 @@ jc_code cli_generate(int argc, char **argv, MPI_Comm comm, jc_err *err) {
   if (rc != JC_OK) return rc;
   jetfile_writer w;
   imageopts_keep_chunk_buffers();
-  chunkzip_fast(1); /* HDF5's deflate filter encodes our chunks with chunkzip (chunkzip.h) */
   rc = jetfile_create(&w, a.out, a.n_jets, &layout, NULL, comm, err);
   if (rc == JC_OK) {
     rc = dist_agree(comm, describe(&w, &a, err), err);
@@ -130,7 +128,6 @@ jc_code cli_generate(int argc, char **argv, MPI_Comm comm, jc_err *err) {
     if (rc == JC_OK) rc = jetfile_commit(&w, err);
     else jetfile_abandon(&w);
   }
-  chunkzip_fast(0);
   jetfile_block_free(&block);
   if (rc == JC_OK) cli_printf(comm, "wrote %s\n", a.out);
   return rc;

@@ -8,7 +8,6 @@
 
 #include "cli.h"
 #include "imageopts.h"
-#include "jetcnn/chunkzip.h"
 #include "jetcnn/dist.h"
 #include "jetcnn/jetfile.h"
 
@@ -82,7 +81,6 @@ jc_code cli_images(int argc, char **argv, MPI_Comm comm, jc_err *err) {
   rc = dist_agree(comm, rc, err);
   jetfile_writer w;
   imageopts_keep_chunk_buffers();
-  chunkzip_fast(1); /* HDF5's deflate filter encodes our chunks with chunkzip (chunkzip.h) */
   if (rc == JC_OK) rc = jetfile_create(&w, out, r.n_jets, &out_layout, NULL, comm, err);
   if (rc == JC_OK) {
     rc = dist_agree(comm, jetfile_describe_images(&w, &image, err), err);
@@ -94,7 +92,6 @@ jc_code cli_images(int argc, char **argv, MPI_Comm comm, jc_err *err) {
     if (rc == JC_OK) rc = jetfile_commit(&w, err);
     else jetfile_abandon(&w);
   }
-  chunkzip_fast(0);
   jetfile_block_free(&block);
   jetfile_close(&r);
   if (rc == JC_OK) cli_printf(comm, "wrote %s\n", out);
