@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "gen_check.h"
 #include "jetcnn/dist.h"
@@ -144,6 +145,10 @@ static void write_and_check(const char *path, hsize_t n, const jetfile_storage *
     MPI_Abort(comm, 1);
   }
   if (dist_rank(comm) == 0) {
+    struct stat sb;
+    CHECK(stat(path, &sb) == 0 && (hsize_t)sb.st_size <= jetfile_estimate_bytes(&layout, n),
+          "%s: %lld bytes, more than the estimate %llu", path, (long long)sb.st_size,
+          (unsigned long long)jetfile_estimate_bytes(&layout, n));
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     CHECK(f >= 0, "%s: cannot open the file written", path);
     if (f >= 0) {

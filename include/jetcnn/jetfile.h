@@ -92,7 +92,8 @@ typedef struct {
 
 /* Create PATH.tmp with every dataset of the layout for n_jets jets, stored as `storage` says
  * (NULL: jetfile_storage_default()), and the format attribute. Collective on comm; JC_ERR_USAGE
- * for a storage that is not supported. */
+ * for a storage that is not supported, JC_ERR_IO when any rank fails jetfile_check_output()
+ * (every rank returns that rank's message; nothing is created). */
 jc_code jetfile_create(jetfile_writer *w, const char *path, hsize_t n_jets, const jetfile_layout *layout,
                        const jetfile_storage *storage, MPI_Comm comm, jc_err *err);
 /* Write rows [0, n) of b to file rows [row0, row0 + n); row0 starts a chunk and n is whole
@@ -121,11 +122,23 @@ typedef struct {
 
 /* Open a constituents file (format JETFILE_FORMAT or JETFILE_CONSTITUENTS_FORMAT) and check
  * its shapes: /constituents (N,M,4) float, /labels (N) integer, optional /charged (N,M)
- * integer. Collective on comm; JC_ERR_DATA with the reason otherwise. */
+ * integer. Collective on comm; JC_ERR_DATA with the reason otherwise, also when a rank fails
+ * jetfile_check_input() or sees a file of another shape than rank 0 (each node its own copy). */
 jc_code jetfile_open(jetfile_reader *r, const char *path, MPI_Comm comm, jc_err *err);
 /* Read rows [row0, row0 + n) of /constituents, /labels (and /charged) into b (whose layout
  * has r->n_const constituents). Collective; n = 0 on ranks with nothing to read. */
 jc_code jetfile_read_block(jetfile_reader *r, hsize_t row0, int n, jetfile_block *b, jc_err *err);
 void jetfile_close(jetfile_reader *r);
+
+/* ---- checks one rank makes alone before a collective open or create (jetfile_preflight.c) ---- */
+/* PATH exists, is a regular file (not a pipe or a device) this process can read, and is HDF5;
+ * else JC_ERR_DATA with the reason. */
+jc_code jetfile_check_input(const char *path, jc_err *err);
+/* PATH is not a directory, its directory exists and is writable, and its file system has
+ * jetfile_estimate_bytes() free; else JC_ERR_IO with the reason. */
+jc_code jetfile_check_output(const char *path, const jetfile_layout *layout, hsize_t n_jets, jc_err *err);
+/* A generous estimate of a jet file's size: jets like generate's (about 50 constituents and
+ * 50 lit pixels on average) compress to well below it (docs/formats.md). */
+hsize_t jetfile_estimate_bytes(const jetfile_layout *layout, hsize_t n_jets);
 
 #endif

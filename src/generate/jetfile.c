@@ -259,6 +259,7 @@ jc_code jetfile_create(jetfile_writer *w, const char *path, hsize_t n_jets, cons
   if (strlen(path) + 5 >= sizeof w->path) return jc_fail(err, JC_ERR_USAGE, "output path is too long");
   strcpy(w->path, path);
   JC_TRY(check_storage(&w->storage, err));
+  JC_TRY(dist_agree(comm, jetfile_check_output(path, layout, n_jets, err), err));
   w->file = h5io_create_tmp(path, comm, err);
   jc_code rc = w->file >= 0 ? JC_OK : err->code;
   rc = dist_agree(comm, rc, err);
@@ -414,15 +415,33 @@ static jc_code open_checked(jetfile_reader *r, jc_err *err) {
   return JC_OK;
 }
 
+/* Every rank reads its own copy of the path (node-local disks): the shapes must be rank 0's. */
+static jc_code same_on_all_ranks(const jetfile_reader *r, MPI_Comm comm, jc_err *err) {
+  unsigned long long mine[3] = {(unsigned long long)r->n_jets, (unsigned long long)r->n_const,
+                                (unsigned long long)r->has_charged},
+                     first[3] = {mine[0], mine[1], mine[2]};
+  if (MPI_Bcast(first, 3, MPI_UNSIGNED_LONG_LONG, 0, comm) != MPI_SUCCESS)
+    return jc_fail(err, JC_ERR_RUNTIME, "%s: MPI_Bcast of the file's shape failed", r->path);
+  if (memcmp(mine, first, sizeof mine) != 0)
+    return jc_fail(err, JC_ERR_DATA,
+                   "%s: this rank's file differs from rank 0's: %llu jets of %llu constituents%s, rank 0 has %llu "
+                   "of %llu%s (every rank must read the same file)",
+                   r->path, mine[0], mine[1], mine[2] ? " with /charged" : "", first[0], first[1],
+                   first[2] ? " with /charged" : "");
+  return JC_OK;
+}
+
 jc_code jetfile_open(jetfile_reader *r, const char *path, MPI_Comm comm, jc_err *err) {
   memset(r, 0, sizeof *r);
   r->file = H5I_INVALID_HID;
   if (strlen(path) >= sizeof r->path) return jc_fail(err, JC_ERR_USAGE, "input path is too long");
   strcpy(r->path, path);
+  JC_TRY(dist_agree(comm, jetfile_check_input(path, err), err));
   r->file = h5io_open_read(path, comm, err);
   jc_code rc = r->file >= 0 ? JC_OK : err->code;
   if (rc == JC_OK) rc = open_checked(r, err);
   rc = dist_agree(comm, rc, err);
+  if (rc == JC_OK) rc = dist_agree(comm, same_on_all_ranks(r, comm, err), err);
   if (rc != JC_OK) jetfile_close(r);
   return rc;
 }
