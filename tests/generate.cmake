@@ -42,3 +42,9 @@ if(NOT JETCNN_STRACE)
 endif()
 jetcnn_test(gen_write_share 180 ${JETCNN_PYTHON} ${GEN_CHECKS} write-share ${JETCNN_STRACE} ${MPIEXEC_EXECUTABLE}
             ${JETCNN_BIN} ${GEN_OUT}/share)
+
+# Ranks that are given different arguments or see different files stop together with one
+# message; SIGINT/SIGTERM (to the process, to one rank, to mpiexec) stop generate and images
+# and leave no .tmp (issue 13).
+jetcnn_test(gen_lockstep 180 ${JETCNN_PYTHON} ${GEN_CHECKS} lockstep ${MPIEXEC_EXECUTABLE} ${JETCNN_BIN} ${GEN_OUT}/lockstep)
+jetcnn_test(gen_interrupt 300 ${JETCNN_PYTHON} ${GEN_CHECKS} interrupt ${MPIEXEC_EXECUTABLE} ${JETCNN_BIN} ${GEN_OUT}/interrupt)

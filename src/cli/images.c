@@ -4,10 +4,13 @@
  * /charged (N,M)), checks every block (finite momenta, 0/1 labels) before it is used, and
  * writes /images with /labels and the jet observables, each rank its own whole chunks.
  */
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "imageopts.h"
+#include "lockstep.h"
 #include "jetcnn/dist.h"
 #include "jetcnn/jetfile.h"
 
@@ -29,6 +32,11 @@ static jc_code run(jetfile_reader *r, jetfile_writer *w, jetfile_block *b, const
   for (hsize_t round = 0; round < rounds; round++) {
     hsize_t start;
     int n = jetfile_round_rows(row0, n_rows, round, &start);
+    int sig = lockstep_stopped(comm);
+    if (sig < 0) return jc_fail(err, JC_ERR_RUNTIME, "images: MPI_Allreduce of the stop flag failed");
+    if (sig > 0)
+      return jc_fail(err, JC_ERR_RUNTIME, "images: stopped by %s after %llu of %llu jets; %s was not written",
+                     lockstep_signal_name(sig), done, (unsigned long long)r->n_jets, w->path);
     jc_code rc = jetfile_read_block(r, start, n, b, err);
     if (rc == JC_OK) rc = jetfile_check_block(b, n, r->path, start, err);
     JC_TRY(dist_agree(comm, rc, err));
@@ -46,6 +54,21 @@ static jc_code run(jetfile_reader *r, jetfile_writer *w, jetfile_block *b, const
   return JC_OK;
 }
 
+/* The output is written as OUT.tmp and renamed to OUT when complete: either would destroy
+ * the input if it were the --in file (also through a link). */
+static jc_code refuse_overwriting_input(const char *in, const char *out, jc_err *err) {
+  char tmp[4096];
+  snprintf(tmp, sizeof tmp, "%s.tmp", out);
+  const char *outputs[2] = {out, tmp};
+  struct stat a, b;
+  if (stat(in, &a) != 0) return JC_OK; /* jetfile_open says why */
+  for (int i = 0; i < 2; i++)
+    if (stat(outputs[i], &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+      return jc_fail(err, JC_ERR_USAGE, "images: --out %s would overwrite the input file %s; choose another output",
+                     out, in);
+  return JC_OK;
+}
+
 jc_code cli_images(int argc, char **argv, MPI_Comm comm, jc_err *err) {
   cli_opt opts[] = {
       {"in", 1, "FILE", "input HDF5 file with /constituents and /labels (required)", 0, {0}},
@@ -55,20 +78,26 @@ jc_code cli_images(int argc, char **argv, MPI_Comm comm, jc_err *err) {
   };
   int n_opts = (int)(sizeof opts / sizeof opts[0]), n_pos = 0, help = 0;
   const char *pos[1];
-  JC_TRY(cli_parse(argc, argv, opts, n_opts, pos, 0, 0, &n_pos, &help, err));
+  const char *in = NULL, *out = NULL;
+  jetimage_params image;
+  jc_code rc = cli_parse(argc, argv, opts, n_opts, pos, 0, 0, &n_pos, &help, err);
+  if (rc == JC_OK && !help) {
+    in = cli_value(opts, n_opts, "in");
+    out = cli_value(opts, n_opts, "out");
+    if (!in) rc = jc_fail(err, JC_ERR_USAGE, "images: --in FILE is required");
+    else if (!out) rc = jc_fail(err, JC_ERR_USAGE, "images: --out FILE is required");
+    else rc = imageopts_parse(opts, n_opts, &image, err);
+  }
+  if (rc == JC_OK && !help) rc = refuse_overwriting_input(in, out, err);
+  if (rc == JC_OK && !help) rc = lockstep_catch_signals(err);
+  JC_TRY(lockstep_agree_args(comm, argc, argv, rc, err));
   if (help) {
     cli_print_help(comm, USAGE, DESCRIPTION, opts, n_opts);
     return JC_OK;
   }
-  const char *in = cli_value(opts, n_opts, "in"), *out = cli_value(opts, n_opts, "out");
-  if (!in) return jc_fail(err, JC_ERR_USAGE, "images: --in FILE is required");
-  if (!out) return jc_fail(err, JC_ERR_USAGE, "images: --out FILE is required");
-  jetimage_params image;
-  JC_TRY(imageopts_parse(opts, n_opts, &image, err));
 
   jetfile_reader r;
   JC_TRY(jetfile_open(&r, in, comm, err));
-  jc_code rc = JC_OK;
   if (image.channels == JETIMAGE_COLOR && !r.has_charged)
     rc = jc_fail(err, JC_ERR_DATA, "%s: --channels color needs a /charged (N,M) dataset, which this file lacks", in);
   int keep = cli_flag(opts, n_opts, "keep-constituents");
@@ -83,12 +112,16 @@ jc_code cli_images(int argc, char **argv, MPI_Comm comm, jc_err *err) {
   imageopts_keep_chunk_buffers();
   if (rc == JC_OK) rc = jetfile_create(&w, out, r.n_jets, &out_layout, NULL, comm, err);
   if (rc == JC_OK) {
+    char tmp[H5IO_PATH_MAX + 8];
+    snprintf(tmp, sizeof tmp, "%s.tmp", out); /* h5io_create_tmp's name */
+    lockstep_remove_on_signal(tmp);
     rc = dist_agree(comm, jetfile_describe_images(&w, &image, err), err);
     if (rc == JC_OK) {
       cli_printf(comm, "%s: %llu jets, %d constituents each -> %s (%dx%d, %s)\n", in, (unsigned long long)r.n_jets,
                  r.n_const, out, image.pixels, image.pixels, jetimage_channels_name(image.channels));
       rc = run(&r, &w, &block, &image, comm, err);
     }
+    lockstep_remove_on_signal(NULL);
     if (rc == JC_OK) rc = jetfile_commit(&w, err);
     else jetfile_abandon(&w);
   }
