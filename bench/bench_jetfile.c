@@ -4,8 +4,9 @@
  *       Load every per-jet dataset of JETS.h5 (written by `jetcnn generate`) into memory,
  *       then write them to OUT.h5 through the library's writer (jetfile_create, collective
  *       rounds of jetfile_write_block, jetfile_commit with its fsync) with chunks of
- *       CHUNK_ROWS jets, HDF5's shuffle filter on (1) or off (0) and deflate LEVEL. Runs
- *       under mpiexec like `generate` does.
+ *       CHUNK_ROWS jets, HDF5's shuffle filter on no dataset (none), every dataset (all) or
+ *       every dataset but /images (dense), and deflate LEVEL. Runs under mpiexec like
+ *       `generate` does.
  *   bench_jetfile read FILE.h5 [MICRO BATCH WINDOW]
  *       One epoch of the trainer's input on one rank: data_open, data_set_cache of one shuffle
  *       window, plan_create / plan_epoch (seed 1, shuffled), and data_read of every block in
@@ -106,7 +107,10 @@ static int bench_write(int argc, char **argv, MPI_Comm comm) {
   if (argc != 7) return die(comm, "usage: bench_jetfile write JETS.h5 OUT.h5 CHUNK_ROWS SHUFFLE LEVEL", NULL);
   jetfile_storage st = jetfile_storage_default();
   st.chunk_rows = atoi(argv[4]);
-  st.shuffle = atoi(argv[5]);
+  if (strcmp(argv[5], "none") != 0 && strcmp(argv[5], "all") != 0 && strcmp(argv[5], "dense") != 0)
+    return die(comm, "SHUFFLE is none, all or dense", NULL);
+  st.shuffle = strcmp(argv[5], "none") != 0;
+  st.shuffle_images = strcmp(argv[5], "all") == 0;
   st.deflate_level = atoi(argv[6]);
   jetfile_block all;
   hsize_t n = 0;

@@ -2,7 +2,8 @@
 """Measure jet-file layouts: write time, file size and the trainer's read time (issue 14).
 
 Generates JETS jets once with `jetcnn generate` (seed 1), then for every layout (chunk rows x
-shuffle on/off x deflate level) writes them with `bench_jetfile write` (the library's writer,
+shuffle x deflate level; shuffle on no dataset "none", on every one "all", on all but /images
+"dense") writes them with `bench_jetfile write` (the library's writer,
 from memory, create to fsync'ed commit) and reads the result back with `bench_jetfile read`
 (one shuffled epoch through data_open / plan / data_read, as `jetcnn train` reads). Each
 repeat visits the layouts in a new random order, so that a change of load on a shared machine
@@ -13,7 +14,7 @@ within TOL of it are tied and the tie goes to the smaller write time, then (agai
 to the smaller file.
 
 usage: bench_layout.py --build BUILD [--jets 50000] [--repeats 5] [--workdir DIR] [--json OUT]
-       [--rows 64,128,256,512,1024] [--levels 1,2,3,4] [--shuffle 0,1] [--np 1]
+       [--rows 64,128,256,512,1024] [--levels 1,2,3,4] [--shuffle none,all,dense] [--np 1]
 """
 import argparse
 import json
@@ -54,7 +55,7 @@ def main():
     ap.add_argument("--json", help="write the medians here")
     ap.add_argument("--rows", default="64,128,256,512,1024")
     ap.add_argument("--levels", default="1,2,3,4")
-    ap.add_argument("--shuffle", default="0,1")
+    ap.add_argument("--shuffle", default="none,all,dense")
     ap.add_argument("--np", type=int, default=1, help="ranks for the writes (reads use one)")
     ap.add_argument("--mpiexec", default="mpiexec")
     ap.add_argument("--tol", type=float, default=0.05, help="relative difference counted as a tie")
@@ -72,7 +73,7 @@ def main():
                            capture_output=True, text=True, env=env)
         if r.returncode != 0:
             sys.exit(f"bench_layout.py: generate failed:\n{r.stderr}")
-    layouts = [(rows, sh, lv) for rows in map(int, a.rows.split(",")) for sh in map(int, a.shuffle.split(","))
+    layouts = [(rows, sh, lv) for rows in map(int, a.rows.split(",")) for sh in a.shuffle.split(",")
                for lv in map(int, a.levels.split(","))]
     launch = [a.mpiexec, "--oversubscribe", "-np", str(a.np)] if a.np > 1 else []
     samples = {l: [] for l in layouts}
@@ -105,10 +106,10 @@ def main():
     print("|---|---|---|---|---|---|---|---|")
     for r in table:
         mark = " **(chosen)**" if r is pick else ""
-        print(f"| {r['chunk_rows']} | {'on' if r['shuffle'] else 'off'} | {r['level']} | "
+        print(f"| {r['chunk_rows']} | {r['shuffle']} | {r['level']} | "
               f"{r['read_cpu_s'] * us:.1f} | {r['read_wall_s'] * us:.1f} | {r['write_cpu_s'] * us:.1f} | "
               f"{r['write_wall_s'] * us:.1f} | {r['bytes'] / a.jets:.0f}{mark} |")
-    print(f"chosen: {pick['chunk_rows']} rows, shuffle {'on' if pick['shuffle'] else 'off'}, deflate {pick['level']}")
+    print(f"chosen: {pick['chunk_rows']} rows, shuffle {pick['shuffle']}, deflate {pick['level']}")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(dict(jets=a.jets, repeats=a.repeats, np=a.np, loads=loads, table=table, chosen=pick,

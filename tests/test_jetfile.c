@@ -92,7 +92,8 @@ static void check_dataset(hid_t f, const char *name, int dataset, hsize_t n, siz
     if (id == H5Z_FILTER_SHUFFLE) shuffle = 1;
     if (id == H5Z_FILTER_DEFLATE) deflate = (int)cd[0];
   }
-  CHECK(shuffle == st->shuffle, "%s: shuffle %d, expected %d", name, shuffle, st->shuffle);
+  int want_shuffle = strcmp(name, "/images") == 0 ? st->shuffle_images : st->shuffle;
+  CHECK(shuffle == want_shuffle, "%s: shuffle %d, expected %d", name, shuffle, want_shuffle);
   CHECK(deflate == (st->deflate_level > 0 ? st->deflate_level : -1), "%s: deflate level %d, expected %d", name, deflate,
         st->deflate_level);
   H5Pclose(dcpl);
@@ -177,19 +178,20 @@ int main(int argc, char **argv) {
   test_rank_rows();
 
   /* the big-file path at small scale: 12 chunk indexes that outgrow a 16 KiB metadata cache */
-  jetfile_storage small_cache = {256, 1, 1, 16384};
+  jetfile_storage small_cache = jetfile_storage_default();
+  small_cache.metadata_cache = 16384;
   snprintf(path, sizeof path, "%s/small_cache_np%d.h5", argv[1], dist_size(comm));
   write_and_check(path, 3000, &small_cache, comm);
 
   /* other layouts (what bench/bench_layout.py measures), also with a small cache */
-  jetfile_storage others[] = {{64, 0, 3, 8192}, {1024, 1, 4, 0}, {128, 1, 0, 0}};
+  jetfile_storage others[] = {{64, 0, 0, 3, 8192}, {1024, 1, 1, 4, 0}, {128, 0, 1, 0, 0}};
   for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
     snprintf(path, sizeof path, "%s/storage%zu_np%d.h5", argv[1], i, dist_size(comm));
     write_and_check(path, 2500, &others[i], comm);
   }
 
   /* unsupported storage is refused before anything is created */
-  jetfile_storage bad[] = {{100, 1, 1, 0}, {256, 1, 10, 0}, {0, 1, 1, 0}};
+  jetfile_storage bad[] = {{100, 1, 0, 1, 0}, {256, 1, 0, 10, 0}, {0, 1, 0, 1, 0}};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     jetfile_writer w;
     jetfile_layout layout = {4, 1, 4, 1};

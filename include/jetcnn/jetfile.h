@@ -32,7 +32,8 @@
  * HDF5 reader (h5py, h5dump) has without plugins. */
 typedef struct {
   int chunk_rows;        /* jets per chunk, a divisor of JETFILE_ROUND_ROWS */
-  int shuffle;           /* 1: HDF5's byte shuffle before deflate */
+  int shuffle;           /* 1: HDF5's byte shuffle before deflate, on every dataset but /images */
+  int shuffle_images;    /* 1: also on /images (mostly empty pixels: it makes them larger) */
   int deflate_level;     /* zlib level 1..9, or 0 for no compression */
   size_t metadata_cache; /* bytes of HDF5 metadata cache while writing; 0: HDF5's default. A
                           * small cache makes a small file reach the chunk-index flushes that

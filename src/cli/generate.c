@@ -137,7 +137,7 @@ jc_code cli_generate(int argc, char **argv, MPI_Comm comm, jc_err *err) {
     lockstep_remove_on_signal(tmp);
     rc = dist_agree(comm, describe(&w, &a, err), err);
     if (rc == JC_OK) {
-      cli_printf(comm, "generating %llu jets (seed %llu, signal fraction %g) on %d rank(s) into %s (at most %.3g GB)\n",
+      cli_printf(comm, "generating %llu jets (seed %llu, signal fraction %g) on %d rank(s) into %s (at most %.2f GB)\n",
                  a.n_jets, (unsigned long long)a.gen.seed, a.gen.signal_fraction, dist_size(comm), a.out,
                  1e-9 * (double)jetfile_estimate_bytes(&layout, a.n_jets));
       rc = run(&a, &w, &block, comm, err);

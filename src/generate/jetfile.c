@@ -193,7 +193,9 @@ int jetfile_round_rows(hsize_t row0, hsize_t n_rows, hsize_t round, hsize_t *sta
   return (int)(left < JETFILE_ROUND_ROWS ? left : JETFILE_ROUND_ROWS);
 }
 
-jetfile_storage jetfile_storage_default(void) { return (jetfile_storage){256, 1, 1, 0}; }
+/* bench/bench_layout.py, docs/physics.md "Writing": the trainer reads /images fastest without
+ * shuffle, and the writes are fastest and the files smallest with shuffle elsewhere. */
+jetfile_storage jetfile_storage_default(void) { return (jetfile_storage){256, 1, 0, 1, 0}; }
 
 static jc_code check_storage(const jetfile_storage *s, jc_err *err) {
   if (s->chunk_rows < 1 || JETFILE_ROUND_ROWS % s->chunk_rows != 0)
@@ -226,6 +228,7 @@ static jc_code create_dataset(hid_t file, const char *path, const rows_spec *s, 
                               const jetfile_storage *st, jc_err *err) {
   hsize_t rows = (hsize_t)st->chunk_rows;
   hsize_t dims[4] = {n_jets}, chunk[4] = {n_jets < rows ? n_jets : rows};
+  int shuffle = strcmp(s->name, "/images") == 0 ? st->shuffle_images : st->shuffle;
   for (int d = 0; d < s->row_rank; d++) {
     dims[d + 1] = s->row_dims[d];
     chunk[d + 1] = s->row_dims[d];
@@ -234,7 +237,8 @@ static jc_code create_dataset(hid_t file, const char *path, const rows_spec *s, 
   hid_t space = H5Screate_simple(s->row_rank + 1, dims, NULL);
   hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE), dset = H5I_INVALID_HID;
   if (space < 0 || dcpl < 0 || H5Pset_chunk(dcpl, s->row_rank + 1, chunk) < 0 ||
-      (st->shuffle && H5Pset_shuffle(dcpl) < 0) || (st->deflate_level > 0 && H5Pset_deflate(dcpl, (unsigned)st->deflate_level) < 0) ||
+      (shuffle && H5Pset_shuffle(dcpl) < 0) ||
+      (st->deflate_level > 0 && H5Pset_deflate(dcpl, (unsigned)st->deflate_level) < 0) ||
       H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) < 0) {
     rc = h5io_fail(err, JC_ERR_IO, "%s: cannot set up dataset %s", path, s->name);
     goto done;

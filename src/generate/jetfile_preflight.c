@@ -71,7 +71,7 @@ jc_code jetfile_check_output(const char *path, const jetfile_layout *l, hsize_t 
   double need = (double)jetfile_estimate_bytes(l, n_jets), have = (double)fs.f_bavail * (double)fs.f_frsize;
   if (need > have)
     return jc_fail(err, JC_ERR_IO,
-                   "%s: %llu jets need about %.3g GB (a generous estimate of the compressed file) but %s has %.3g GB "
+                   "%s: %llu jets need about %.1f GB (a generous estimate of the compressed file) but %s has %.1f GB "
                    "free",
                    path, (unsigned long long)n_jets, need * 1e-9, dir, have * 1e-9);
   return JC_OK;
