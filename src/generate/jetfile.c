@@ -195,7 +195,7 @@ int jetfile_round_rows(hsize_t row0, hsize_t n_rows, hsize_t round, hsize_t *sta
 
 /* bench/bench_layout.py, docs/physics.md "Writing": the trainer reads /images fastest without
  * shuffle, and the writes are fastest and the files smallest with shuffle elsewhere. */
-jetfile_storage jetfile_storage_default(void) { return (jetfile_storage){256, 1, 0, 1, 0}; }
+jetfile_storage jetfile_storage_default(void) { return (jetfile_storage){256, 1, 0, 2, 0}; }
 
 static jc_code check_storage(const jetfile_storage *s, jc_err *err) {
   if (s->chunk_rows < 1 || JETFILE_ROUND_ROWS % s->chunk_rows != 0)
