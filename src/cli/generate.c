@@ -22,7 +22,8 @@ static const char *DESCRIPTION =
     "Generate N synthetic boosted jets, top-quark (label 1) and QCD (label 0) in random order,\n"
     "with pT 550-650 GeV and |eta| < 2 (model: docs/physics.md), and write their constituents,\n"
     "observables and images into FILE (layout: docs/formats.md). Same seed, same datasets\n"
-    "whatever the number of ranks.";
+    "whatever the number of ranks. Refuses to start without room for the file; SIGINT or\n"
+    "SIGTERM stops every rank and removes FILE.tmp.";
 
 typedef struct {
   unsigned long long n_jets;

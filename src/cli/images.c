@@ -20,7 +20,8 @@ static const char *DESCRIPTION =
     "the principal axis to vertical, flip the harder side to the upper right, pixelate (eta, phi)\n"
     "(docs/physics.md). Input: /constituents (N,M,4) float E,px,py,pz, zero-padded, /labels (N)\n"
     "0 = QCD, 1 = top, optional /charged (N,M) (needed for --channels color), format attribute\n"
-    "jetcnn-jets-1 or jetcnn-constituents-1 (analysis/convert_toptagging.py writes the latter).";
+    "jetcnn-jets-1 or jetcnn-constituents-1 (analysis/convert_toptagging.py writes the latter).\n"
+    "SIGINT or SIGTERM stops every rank and removes the output's .tmp.";
 
 static jc_code run(jetfile_reader *r, jetfile_writer *w, jetfile_block *b, const jetimage_params *image,
                    MPI_Comm comm, jc_err *err) {
