@@ -97,7 +97,14 @@ hid_t h5io_create_tmp(const char *path, MPI_Comm comm, jc_err *err) {
     }
   }
   hid_t fapl = self ? H5Pcreate(H5P_FILE_ACCESS) : mpio_fapl(comm);
-  if (fapl < 0 || (self && H5Pset_fapl_core(fapl, 1u << 20, 0) < 0)) {
+  /* Several writers: metadata is written collectively. Otherwise HDF5 1.10.8 writes the dirty
+   * metadata of a sync point that falls inside a collective filtered write (a chunk-index
+   * update, once the index outgrows the metadata cache) with the MPI datatypes that write left
+   * behind, the layout of its compressed chunks, applied to a metadata block: it reads far
+   * past the block ("writev: Bad address", a segfault, or a hang with several ranks;
+   * tests/test_jetfile.c). The collective path builds datatypes of its own. */
+  if (fapl < 0 || (self && H5Pset_fapl_core(fapl, 1u << 20, 0) < 0) ||
+      (!self && H5Pset_coll_metadata_write(fapl, 1) < 0)) {
     if (fapl >= 0) H5Pclose(fapl);
     h5io_fail(err, JC_ERR_RUNTIME, "%s: cannot set up file access", path);
     if (self) unlink(tmp);

@@ -5,10 +5,11 @@
  * same for any number of ranks and threads.
  */
 #include <stdint.h>
+#include <stdio.h>
 
 #include "cli.h"
 #include "imageopts.h"
-#include "jetcnn/chunkzip.h"
+#include "lockstep.h"
 #include "jetcnn/dist.h"
 #include "jetcnn/generate.h"
 #include "jetcnn/jetfile.h"
@@ -21,7 +22,8 @@ static const char *DESCRIPTION =
     "Generate N synthetic boosted jets, top-quark (label 1) and QCD (label 0) in random order,\n"
     "with pT 550-650 GeV and |eta| < 2 (model: docs/physics.md), and write their constituents,\n"
     "observables and images into FILE (layout: docs/formats.md). Same seed, same datasets\n"
-    "whatever the number of ranks.";
+    "whatever the number of ranks. Refuses to start without room for the file; SIGINT or\n"
+    "SIGTERM stops every rank and removes FILE.tmp.";
 
 typedef struct {
   unsigned long long n_jets;
@@ -59,18 +61,25 @@ static jc_code describe(jetfile_writer *w, const generate_args *a, jc_err *err) 
 /* The rounds of generate + derive + collective write. */
 static jc_code run(const generate_args *a, jetfile_writer *w, jetfile_block *b, MPI_Comm comm, jc_err *err) {
   hsize_t row0, n_rows;
-  jetfile_rank_rows(a->n_jets, dist_rank(comm), dist_size(comm), &row0, &n_rows);
-  hsize_t rounds = jetfile_rounds(a->n_jets, dist_size(comm), IMAGEOPTS_BLOCK_ROWS);
+  jetfile_rank_rows(a->n_jets, w->storage.chunk_rows, dist_rank(comm), dist_size(comm), &row0, &n_rows);
+  hsize_t rounds = jetfile_rounds(a->n_jets, w->storage.chunk_rows, dist_size(comm));
   double t0 = MPI_Wtime();
   unsigned long long mine = 0, tops = 0, done = 0, next_report = a->n_jets / 10;
   double t_physics = 0.0;
   for (hsize_t round = 0; round < rounds; round++) {
     hsize_t start;
-    int n = imageopts_round_rows(row0, n_rows, round, &start);
+    int n = jetfile_round_rows(row0, n_rows, round, &start);
     double t1 = MPI_Wtime();
-    gen_jets(&a->gen, start, n, N_CONSTITUENTS, b->constituents, b->charged, b->labels);
-    jetfile_derive(b, n, &a->image);
+    if (!lockstep_signal_received()) { /* a stopping rank goes straight to the agreement */
+      gen_jets(&a->gen, start, n, N_CONSTITUENTS, b->constituents, b->charged, b->labels);
+      jetfile_derive(b, n, &a->image);
+    }
     t_physics += MPI_Wtime() - t1;
+    int sig = lockstep_stopped(comm);
+    if (sig < 0) return jc_fail(err, JC_ERR_RUNTIME, "generate: MPI_Allreduce of the stop flag failed");
+    if (sig > 0)
+      return jc_fail(err, JC_ERR_RUNTIME, "generate: stopped by %s after %llu of %llu jets; %s was not written",
+                     lockstep_signal_name(sig), done, a->n_jets, w->path);
     JC_TRY(jetfile_write_block(w, start, n, b, err));
     mine += (unsigned long long)n;
     for (int i = 0; i < n; i++) tops += (unsigned long long)b->labels[i];
@@ -103,34 +112,41 @@ jc_code cli_generate(int argc, char **argv, MPI_Comm comm, jc_err *err) {
   };
   int n_opts = (int)(sizeof opts / sizeof opts[0]), n_pos = 0, help = 0;
   const char *pos[1];
-  JC_TRY(cli_parse(comm, argc, argv, opts, n_opts, pos, 0, 0, &n_pos, &help, err));
+  generate_args a;
+  jc_code rc = cli_parse(comm, argc, argv, opts, n_opts, pos, 0, 0, &n_pos, &help, err);
+  if (rc == JC_OK && !help) rc = parse_args(opts, n_opts, &a, err);
+  if (rc == JC_OK && !help) rc = lockstep_catch_signals(err);
+  JC_TRY(dist_agree(comm, rc, err)); /* cli_parse agreed on the command line; this on its values */
   if (help) {
     cli_print_help(comm, USAGE, DESCRIPTION, opts, n_opts);
     return JC_OK;
   }
-  generate_args a;
-  JC_TRY(parse_args(opts, n_opts, &a, err));
 
   jetfile_layout layout = {N_CONSTITUENTS, 1, a.images ? a.image.pixels : 0, jetimage_n_channels(a.image.channels)};
   jetfile_block block;
-  jc_code rc = jetfile_block_alloc(&block, &layout, IMAGEOPTS_BLOCK_ROWS, err);
-  rc = dist_agree(comm, rc, err);
-  if (rc != JC_OK) return rc;
+  rc = dist_agree(comm, jetfile_block_alloc(&block, &layout, JETFILE_ROUND_ROWS, err), err);
+  if (rc != JC_OK) {
+    jetfile_block_free(&block);
+    return rc;
+  }
   jetfile_writer w;
   imageopts_keep_chunk_buffers();
-  chunkzip_fast(1); /* HDF5's deflate filter encodes our chunks with chunkzip (chunkzip.h) */
-  rc = jetfile_create(&w, a.out, a.n_jets, &layout, comm, err);
+  rc = jetfile_create(&w, a.out, a.n_jets, &layout, NULL, comm, err);
   if (rc == JC_OK) {
+    char tmp[H5IO_PATH_MAX + 8];
+    snprintf(tmp, sizeof tmp, "%s.tmp", a.out); /* h5io_create_tmp's name */
+    lockstep_remove_on_signal(tmp);
     rc = dist_agree(comm, describe(&w, &a, err), err);
     if (rc == JC_OK) {
-      cli_printf(comm, "generating %llu jets (seed %llu, signal fraction %g) on %d rank(s) into %s\n", a.n_jets,
-                 (unsigned long long)a.gen.seed, a.gen.signal_fraction, dist_size(comm), a.out);
+      cli_printf(comm, "generating %llu jets (seed %llu, signal fraction %g) on %d rank(s) into %s (at most %.2f GB)\n",
+                 a.n_jets, (unsigned long long)a.gen.seed, a.gen.signal_fraction, dist_size(comm), a.out,
+                 1e-9 * (double)jetfile_estimate_bytes(&layout, a.n_jets));
       rc = run(&a, &w, &block, comm, err);
     }
+    lockstep_remove_on_signal(NULL);
     if (rc == JC_OK) rc = jetfile_commit(&w, err);
     else jetfile_abandon(&w);
   }
-  chunkzip_fast(0);
   jetfile_block_free(&block);
   if (rc == JC_OK) cli_printf(comm, "wrote %s\n", a.out);
   return rc;

@@ -30,13 +30,6 @@ void imageopts_progress(MPI_Comm comm, const char *verb, unsigned long long done
   fflush(stdout);
 }
 
-int imageopts_round_rows(hsize_t row0, hsize_t n_rows, hsize_t round, hsize_t *start) {
-  *start = row0 + round * IMAGEOPTS_BLOCK_ROWS;
-  if (*start >= row0 + n_rows) return 0;
-  hsize_t left = row0 + n_rows - *start;
-  return (int)(left < IMAGEOPTS_BLOCK_ROWS ? left : IMAGEOPTS_BLOCK_ROWS);
-}
-
 void imageopts_keep_chunk_buffers(void) {
 #ifdef __GLIBC__
   /* shuffle + deflate allocate ~2 chunk-sized buffers (up to 1.6 MB) per chunk; above the
