@@ -135,7 +135,6 @@ def bad_inputs(jetcnn, tmp):
         ("labels", good, labels[:9], None, "/labels has shape (9)"),
         ("label7", good, np.where(labels == 1, 7, 0), None, "label 7 is not 0 (QCD) or 1 (top)"),
         ("format", good, labels, "something-else", "format is 'something-else'"),
-        ("noformat", good, labels, "", "not a jet file"),
     ]
     for name, cons, lab, fmt, expect in cases:
         src = os.path.join(tmp, f"bad_{name}.h5")
@@ -150,6 +149,13 @@ def bad_inputs(jetcnn, tmp):
         if os.path.exists(out) or os.path.exists(out + ".tmp"):
             fail(f"{name}: output left behind")
         print(f"{name}: rejected: {r.stderr.strip()}")
+    # The documented layout without a `format` attribute (written with plain h5py): accepted.
+    src = os.path.join(tmp, "noformat.h5")
+    write_file(src, good, labels, fmt=None)
+    r = run_images(jetcnn, src, os.path.join(tmp, "noformat_out.h5"))
+    if r.returncode != 0 or not os.path.exists(os.path.join(tmp, "noformat_out.h5")):
+        fail(f"a constituents file without a format attribute: exit {r.returncode}: {r.stderr.strip()!r}; expected 0")
+    print("noformat: accepted")
     src = os.path.join(tmp, "good.h5")
     write_file(src, good, labels)
     r = run_images(jetcnn, src, os.path.join(tmp, "good_out.h5"), "--channels", "color")

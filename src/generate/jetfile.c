@@ -386,15 +386,19 @@ static jc_code expect_dataset(jetfile_reader *r, const char *name, int rank, con
 }
 
 static jc_code open_checked(jetfile_reader *r, jc_err *err) {
-  char *format = h5io_read_attr_str(r->file, "format", err);
-  if (!format)
-    return jc_prefix(err, "%s: not a jet file (expected format %s or %s): ", r->path, JETFILE_FORMAT,
-                     JETFILE_CONSTITUENTS_FORMAT);
-  int known = strcmp(format, JETFILE_FORMAT) == 0 || strcmp(format, JETFILE_CONSTITUENTS_FORMAT) == 0;
-  if (!known) jc_fail(err, JC_ERR_DATA, "%s: format is '%s', expected %s or %s", r->path, format, JETFILE_FORMAT,
-                      JETFILE_CONSTITUENTS_FORMAT);
-  free(format);
-  if (!known) return JC_ERR_DATA;
+  /* A `format` attribute is not required: a file a user writes with h5py in the documented
+   * layout (/constituents, /labels) is read as the trainer reads unlabelled image files. One
+   * that names another format is refused. */
+  if (H5Aexists(r->file, "format") > 0) {
+    char *format = h5io_read_attr_str(r->file, "format", err);
+    if (!format) return jc_prefix(err, "%s: ", r->path);
+    int known = strcmp(format, JETFILE_FORMAT) == 0 || strcmp(format, JETFILE_CONSTITUENTS_FORMAT) == 0;
+    if (!known) jc_fail(err, JC_ERR_DATA, "%s: format is '%s', expected %s or %s", r->path, format, JETFILE_FORMAT,
+                        JETFILE_CONSTITUENTS_FORMAT);
+    free(format);
+    if (!known) return JC_ERR_DATA;
+  }
+  H5Eclear2(H5E_DEFAULT);
   int nd = 0;
   hsize_t dims[4] = {0};
   JC_TRY(h5io_dataset_info(r->file, r->path, "/constituents", &nd, dims, NULL, NULL, err));
