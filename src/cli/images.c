@@ -64,7 +64,8 @@ jc_code cli_images(int argc, char **argv, MPI_Comm comm, jc_err *err) {
   }
   JC_TRY(agree_h5_input(comm, "--in", job.in, PRODUCE_IMAGES_INPUT, AGREE_LABELS, err)); /* before the collective open */
   produce_keep_chunk_buffers();
-  produce_opts po = {lockstep_stop_flag(), lockstep_remove_on_signal, show, &job};
+  produce_opts po = {.stop = lockstep_stop_flag(), .tmp_file = lockstep_remove_on_signal, .report = show,
+                     .report_arg = &job};
   rc = produce_images(&job, &po, comm, err);
   if (rc == JC_OK) cli_printf(comm, "wrote %s\n", job.out);
   return rc;

@@ -19,7 +19,8 @@
  * one of the same kind ends the process as usual. */
 jc_code lockstep_catch_signals(jc_err *err);
 
-/* The flag the handlers set to the signal's number (0: none yet): produce_opts.stop. */
+/* The flag the handlers set to the signal's number (0: none yet), for produce_opts.stop
+ * (static: lives as long as the process). */
 const volatile sig_atomic_t *lockstep_stop_flag(void);
 
 /* While armed with a path (copied), a stop signal removes that file (the output's PATH.tmp).
