@@ -14,6 +14,13 @@ jetcnn_mpi_test(gen_jetfile_np1 1 120 $<TARGET_FILE:test_jetfile> ${GEN_OUT}/jet
 jetcnn_mpi_test(gen_jetfile_np2 2 120 $<TARGET_FILE:test_jetfile> ${GEN_OUT}/jetfile)
 jetcnn_mpi_test(gen_jetfile_np3 3 180 $<TARGET_FILE:test_jetfile> ${GEN_OUT}/jetfile)
 
+# The write loop of generate and images (produce.h): its events and counts, the .tmp hook, images
+# of generated constituents equal to the generated images, a stop flag on one rank stopping all.
+jetcnn_unit_test(test_produce)
+file(MAKE_DIRECTORY ${GEN_OUT}/produce)
+jetcnn_mpi_test(gen_produce_np1 1 120 $<TARGET_FILE:test_produce> ${GEN_OUT}/produce)
+jetcnn_mpi_test(gen_produce_np2 2 120 $<TARGET_FILE:test_produce> ${GEN_OUT}/produce)
+
 # Same seed => same datasets on 1 and 2 ranks (and 3, with an uneven split of chunks).
 jetcnn_mpi_test(gen_write_np1 1 120 ${JETCNN_BIN} generate --jets 1500 --seed 5 --out ${GEN_OUT}/np1.h5)
 jetcnn_mpi_test(gen_write_np2 2 120 ${JETCNN_BIN} generate --jets 1500 --seed 5 --out ${GEN_OUT}/np2.h5)

@@ -11,7 +11,7 @@ jetcnn_test(sanitize_short_run 600
   ${JETCNN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/sanitize/short_run.py --jetcnn ${JETCNN_BIN}
   --config ${CMAKE_SOURCE_DIR}/configs/deeptop.cfg --workdir ${CMAKE_CURRENT_BINARY_DIR}/sanitize/short_run)
 
-set(JETCNN_SANITIZE_TESTS core_plan core_fast_kernels gen_physics_unit gen_jetfile_np1 reference_gradcheck roc_unit
+set(JETCNN_SANITIZE_TESTS core_plan core_fast_kernels gen_physics_unit gen_jetfile_np1 gen_produce_np1 reference_gradcheck roc_unit
     roc_baselines roc_atomic_file roc_sculpt_unit roc_scores_np1 sanitize_short_run bad_input_serial)
 set(JETCNN_SANITIZE_ENV
   "ASAN_OPTIONS=fast_unwind_on_malloc=0:detect_stack_use_after_return=1:abort_on_error=0"
