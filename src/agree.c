@@ -21,10 +21,7 @@ const char *const AGREE_LABELS[] = {"labels", NULL};
 /* Rank 0's text on every rank (owned by the caller), or NULL with err set (on every rank). */
 static char *bcast_text(MPI_Comm comm, const char *text, jc_err *err) {
   unsigned long long len = dist_rank(comm) == 0 ? (unsigned long long)strlen(text) : 0;
-  if (MPI_Bcast(&len, 1, MPI_UNSIGNED_LONG_LONG, 0, comm) != MPI_SUCCESS) {
-    jc_fail(err, JC_ERR_RUNTIME, "MPI_Bcast of rank 0's text length failed");
-    return NULL;
-  }
+  if (JC_MPI(MPI_Bcast(&len, 1, MPI_UNSIGNED_LONG_LONG, 0, comm), err) != JC_OK) return NULL;
   char *buf = len < (unsigned long long)INT32_MAX ? jc_malloc((size_t)len + 1, err) : NULL;
   jc_code rc = buf ? JC_OK : jc_fail(err, JC_ERR_NOMEM, "out of memory for rank 0's text (%llu bytes)", len);
   if (dist_agree(comm, rc, err) != JC_OK) {
@@ -33,9 +30,8 @@ static char *bcast_text(MPI_Comm comm, const char *text, jc_err *err) {
   }
   if (dist_rank(comm) == 0) memcpy(buf, text, (size_t)len);
   buf[len] = '\0';
-  if (MPI_Bcast(buf, (int)len, MPI_CHAR, 0, comm) != MPI_SUCCESS) {
+  if (JC_MPI(MPI_Bcast(buf, (int)len, MPI_CHAR, 0, comm), err) != JC_OK) {
     free(buf);
-    jc_fail(err, JC_ERR_RUNTIME, "MPI_Bcast of rank 0's text failed");
     return NULL;
   }
   return buf;

@@ -192,7 +192,7 @@ jc_code config_parse_text(const char *text, const char *name, jc_config **out, j
     free(c);
     return jc_fail(err, JC_ERR_NOMEM, "%s: out of memory", name);
   }
-  if (memcmp(text, "\xEF\xBB\xBF", 3) == 0) text += 3; /* a UTF-8 byte order mark (some editors write one) */
+  if (strncmp(text, "\xEF\xBB\xBF", 3) == 0) text += 3; /* a UTF-8 byte order mark (some editors write one) */
   int line = 1;
   for (const char *q = text; *q; q++) {
     if (*q == '\n') line++;

@@ -16,6 +16,16 @@ int dist_size(MPI_Comm comm) {
   return s;
 }
 
+jc_code dist_mpi_check(int mpi_rc, const char *call, const char *file, int line, jc_err *err) {
+  if (mpi_rc == MPI_SUCCESS) return JC_OK;
+  char text[MPI_MAX_ERROR_STRING] = "";
+  int len = 0;
+  if (MPI_Error_string(mpi_rc, text, &len) != MPI_SUCCESS) snprintf(text, sizeof text, "error code %d", mpi_rc);
+  const char *paren = strchr(call, '(');
+  int name_len = paren ? (int)(paren - call) : (int)strlen(call);
+  return jc_fail(err, JC_ERR_RUNTIME, "%.*s failed (%s:%d): %s", name_len, call, file, line, text);
+}
+
 /* 1 if msg already starts with "rank R (": an error agreed on before (e.g. inside a
  * collective open) that is passed through another agreement keeps its one prefix. */
 static int names_a_rank(const char *msg) {
@@ -29,11 +39,9 @@ static int names_a_rank(const char *msg) {
 jc_code dist_agree(MPI_Comm comm, jc_code rc, jc_err *err) {
   int rank = dist_rank(comm);
   int mine[2] = {rc != JC_OK ? 0 : 1, rank}, first[2];
-  if (MPI_Allreduce(mine, first, 1, MPI_2INT, MPI_MINLOC, comm) != MPI_SUCCESS) {
-    /* Agreement itself failed: nothing sensible is left to do collectively. */
-    fprintf(stderr, "jetcnn: rank %d: MPI_Allreduce failed during error agreement\n", rank);
-    MPI_Abort(comm, JC_ERR_RUNTIME);
-  }
+  /* If agreement itself fails nothing sensible is left to do collectively: the whole job
+   * stops (MPI_Abort prints which rank called it and with which code). */
+  if (MPI_Allreduce(mine, first, 1, MPI_2INT, MPI_MINLOC, comm) != MPI_SUCCESS) MPI_Abort(comm, JC_ERR_RUNTIME);
   if (first[0] == 1) return JC_OK;
   struct {
     int code;
@@ -42,13 +50,13 @@ jc_code dist_agree(MPI_Comm comm, jc_code rc, jc_err *err) {
   if (rank == first[1] && err) {
     char host[MPI_MAX_PROCESSOR_NAME] = "?";
     int len = 0;
-    MPI_Get_processor_name(host, &len);
+    if (MPI_Get_processor_name(host, &len) != MPI_SUCCESS) snprintf(host, sizeof host, "?");
     if (dist_size(comm) > 1 && !names_a_rank(err->msg))
       snprintf(box.msg, sizeof box.msg, "rank %d (%s): %s", rank, host, err->msg);
     else
       snprintf(box.msg, sizeof box.msg, "%s", err->msg);
   }
-  MPI_Bcast(&box, (int)sizeof box, MPI_BYTE, first[1], comm);
+  if (MPI_Bcast(&box, (int)sizeof box, MPI_BYTE, first[1], comm) != MPI_SUCCESS) MPI_Abort(comm, JC_ERR_RUNTIME);
   return jc_fail(err, (jc_code)box.code, "%s", box.msg);
 }
 
@@ -105,8 +113,8 @@ jc_code dist_sum_exact(MPI_Comm comm, jc_reducer *r, const float *rows, int n_lo
   }
   r->maxv[n_seg] = local_rc != JC_OK ? 1.0f : 0.0f;
   r->maxv[n_seg + 1] = (float)r->flag;
-  if (MPI_Allreduce(MPI_IN_PLACE, r->maxv, n_seg + 2, MPI_FLOAT, MPI_MAX, comm) != MPI_SUCCESS)
-    return dist_agree(comm, jc_fail(err, JC_ERR_RUNTIME, "MPI_Allreduce (maxima) failed"), err);
+  jc_code mrc = JC_MPI(MPI_Allreduce(MPI_IN_PLACE, r->maxv, n_seg + 2, MPI_FLOAT, MPI_MAX, comm), err);
+  if (mrc != JC_OK) return dist_agree(comm, mrc, err);
   r->flag = (int)r->maxv[n_seg + 1];
   if (r->maxv[n_seg] > 0.0f) return dist_agree(comm, local_rc, err);
   for (int s = 0; s < n_seg; s++)
@@ -126,7 +134,7 @@ jc_code dist_sum_exact(MPI_Comm comm, jc_reducer *r, const float *rows, int n_lo
   }
   /* Truncation toward zero is as deterministic as rounding and one instruction. Segments are
    * converted last to first (the order backward produces them), each optionally sent at once. */
-  int mpi_ok = 1;
+  mrc = JC_OK;
   for (int s = n_seg - 1; s >= 0; s--) {
     const size_t lo = r->seg[s], hi = r->seg[s + 1];
     const double sc = scale[s];
@@ -138,16 +146,14 @@ jc_code dist_sum_exact(MPI_Comm comm, jc_reducer *r, const float *rows, int n_lo
       const float *row = rows + (size_t)k * len;
       for (size_t j = lo; j < hi; j++) acc[j] += (int64_t)((double)row[j] * sc);
     }
-    if (r->overlap)
-      mpi_ok &= MPI_Iallreduce(MPI_IN_PLACE, acc + lo, (int)(hi - lo), MPI_INT64_T, MPI_SUM, comm, &r->req[s]) ==
-                MPI_SUCCESS;
+    if (r->overlap && mrc == JC_OK)
+      mrc = JC_MPI(MPI_Iallreduce(MPI_IN_PLACE, acc + lo, (int)(hi - lo), MPI_INT64_T, MPI_SUM, comm, &r->req[s]), err);
   }
   /* 3. Integer sums are associative: any split over ranks gives the same bits. */
-  if (r->overlap)
-    mpi_ok &= MPI_Waitall(n_seg, r->req, MPI_STATUSES_IGNORE) == MPI_SUCCESS;
-  else
-    mpi_ok = MPI_Allreduce(MPI_IN_PLACE, r->acc, (int)len, MPI_INT64_T, MPI_SUM, comm) == MPI_SUCCESS;
-  if (!mpi_ok) return dist_agree(comm, jc_fail(err, JC_ERR_RUNTIME, "MPI_Allreduce (gradients) failed"), err);
+  if (mrc == JC_OK)
+    mrc = r->overlap ? JC_MPI(MPI_Waitall(n_seg, r->req, MPI_STATUSES_IGNORE), err)
+                     : JC_MPI(MPI_Allreduce(MPI_IN_PLACE, r->acc, (int)len, MPI_INT64_T, MPI_SUM, comm), err);
+  if (mrc != JC_OK) return dist_agree(comm, mrc, err);
   for (int s = 0; s < n_seg; s++) {
     const double inv = 1.0 / scale[s];
     for (size_t j = r->seg[s]; j < r->seg[s + 1]; j++) out[j] = (float)((double)r->acc[j] * inv);

@@ -73,9 +73,8 @@ static jc_code gather_scores(const jc_data *d, MPI_Comm comm, jc_eval *ev, jc_er
       counts[r] = (int)(b - a);
       displs[r] = (int)a;
     }
-    if (MPI_Gatherv(ev->score, counts[rank], MPI_FLOAT, ev->all_scores, counts, displs, MPI_FLOAT, 0, comm) !=
-        MPI_SUCCESS)
-      rc = jc_fail(err, JC_ERR_RUNTIME, "%s: MPI_Gatherv of the scores failed", d->path);
+    rc = JC_MPI(MPI_Gatherv(ev->score, counts[rank], MPI_FLOAT, ev->all_scores, counts, displs, MPI_FLOAT, 0, comm),
+                err);
     rc = dist_agree(comm, rc, err);
   }
   free(counts);
@@ -96,8 +95,7 @@ jc_code eval_scores(const jc_net *net, const float *params, jc_data *d, int gath
   if (rc == JC_OK) rc = eval_range(net, params, d, ev->lo, mine, ev->probs, &sums[0], &correct, err);
   JC_TRY(dist_agree(comm, rc, err));
   sums[1] = (double)correct;
-  if (MPI_Allreduce(MPI_IN_PLACE, sums, 2, MPI_DOUBLE, MPI_SUM, comm) != MPI_SUCCESS)
-    rc = jc_fail(err, JC_ERR_RUNTIME, "%s: MPI_Allreduce of the loss and accuracy failed", d->path);
+  rc = JC_MPI(MPI_Allreduce(MPI_IN_PLACE, sums, 2, MPI_DOUBLE, MPI_SUM, comm), err);
   JC_TRY(dist_agree(comm, rc, err));
   ev->loss = sums[0] / (double)d->n;
   ev->acc = sums[1] / (double)d->n;
@@ -123,8 +121,7 @@ jc_code eval_validate(const jc_net *net, const float *params, jc_data *d, MPI_Co
       jc_err_clear(&roc_err);
       if (roc_metrics(ev.all_scores, d->labels, d->n, 0.3, &roc[0], &roc[1], &roc_err) != JC_OK) roc[0] = roc[1] = NAN;
     }
-    if (MPI_Bcast(roc, 2, MPI_DOUBLE, 0, comm) != MPI_SUCCESS)
-      rc = jc_fail(err, JC_ERR_RUNTIME, "%s: MPI_Bcast of the validation AUC failed", d->path);
+    rc = JC_MPI(MPI_Bcast(roc, 2, MPI_DOUBLE, 0, comm), err);
     rc = dist_agree(comm, rc, err);
   }
   *vs = (jc_val_stats){ev.loss, ev.acc, roc[0], roc[1]};

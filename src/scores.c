@@ -275,8 +275,7 @@ scores_writer *scores_writer_create(const char *path, size_t n_jets, size_t byte
   w->n_jets = n_jets;
   w->file = H5I_INVALID_HID;
   w->parallel = rank == 0 ? reserve_space(path, bytes) : 0;
-  if (MPI_Bcast(&w->parallel, 1, MPI_INT, 0, comm) != MPI_SUCCESS)
-    rc = jc_fail(err, JC_ERR_RUNTIME, "%s: MPI_Bcast of the write mode failed", path);
+  rc = JC_MPI(MPI_Bcast(&w->parallel, 1, MPI_INT, 0, comm), err);
   if ((rc = dist_agree(comm, rc, err)) == JC_OK) {
     if (w->parallel) {
       w->file = h5io_create_tmp(path, comm, err);
@@ -345,9 +344,7 @@ static jc_code gather_rows(MPI_Comm comm, MPI_Datatype type, size_t n_rows, size
   if (rc == JC_OK && n_rows * row_len > (size_t)INT_MAX)
     rc = jc_fail(err, JC_ERR_RUNTIME, "%zu x %zu values exceed what one MPI gather can carry", n_rows, row_len);
   rc = dist_agree(comm, rc, err);
-  if (rc == JC_OK && MPI_Gather(range, 2, MPI_UNSIGNED_LONG_LONG, ranges, 2, MPI_UNSIGNED_LONG_LONG, 0, comm) !=
-                         MPI_SUCCESS)
-    rc = jc_fail(err, JC_ERR_RUNTIME, "MPI_Gather of the row ranges failed");
+  if (rc == JC_OK) rc = JC_MPI(MPI_Gather(range, 2, MPI_UNSIGNED_LONG_LONG, ranges, 2, MPI_UNSIGNED_LONG_LONG, 0, comm), err);
   if (rc == JC_OK && rank == 0) {
     unsigned long long next = 0;
     for (int r = 0; r < size && rc == JC_OK; r++) {
@@ -362,9 +359,9 @@ static jc_code gather_rows(MPI_Comm comm, MPI_Datatype type, size_t n_rows, size
       rc = jc_fail(err, JC_ERR_RUNTIME, "the ranks hold %llu rows, expected %zu", next, n_rows);
   }
   rc = dist_agree(comm, rc, err);
-  if (rc == JC_OK && MPI_Gatherv(mine, (int)((hi - lo) * row_len), type, all, counts, counts ? counts + size : NULL,
-                                 type, 0, comm) != MPI_SUCCESS)
-    rc = jc_fail(err, JC_ERR_RUNTIME, "MPI_Gatherv of the scores failed");
+  if (rc == JC_OK)
+    rc = JC_MPI(MPI_Gatherv(mine, (int)((hi - lo) * row_len), type, all, counts, counts ? counts + size : NULL, type,
+                            0, comm), err);
   free(counts);
   free(ranges);
   return dist_agree(comm, rc, err);

@@ -4,30 +4,28 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "jetcnn/dist.h"
+
 /* The processor name of rank `root` of comm into host (size STEPTIME_HOST_MAX), on every rank. */
 static jc_code host_of(MPI_Comm comm, int root, char *host, jc_err *err) {
   char name[MPI_MAX_PROCESSOR_NAME] = "?";
-  int rank = 0, len = 0;
-  MPI_Comm_rank(comm, &rank);
-  if (rank == root && MPI_Get_processor_name(name, &len) != MPI_SUCCESS) snprintf(name, sizeof name, "?");
-  if (MPI_Bcast(name, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, root, comm) != MPI_SUCCESS)
-    return jc_fail(err, JC_ERR_RUNTIME, "MPI_Bcast of a host name failed");
+  int len = 0;
+  if (dist_rank(comm) == root && MPI_Get_processor_name(name, &len) != MPI_SUCCESS) snprintf(name, sizeof name, "?");
+  JC_TRY(JC_MPI(MPI_Bcast(name, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, root, comm), err));
   name[MPI_MAX_PROCESSOR_NAME - 1] = '\0';
   snprintf(host, STEPTIME_HOST_MAX, "%s", name);
   return JC_OK;
 }
 
 jc_code steptime_gather(MPI_Comm comm, double compute, double wait, jc_steptime *out, jc_err *err) {
-  int rank = 0;
-  MPI_Comm_rank(comm, &rank);
+  const int rank = dist_rank(comm);
   /* {value, rank} pairs: MAXLOC/MINLOC keep the lowest rank among equal values. */
   struct {
     double v;
     int rank;
   } mine[2] = {{compute, rank}, {wait, rank}}, hi[2], lo[2];
-  if (MPI_Allreduce(mine, hi, 2, MPI_DOUBLE_INT, MPI_MAXLOC, comm) != MPI_SUCCESS ||
-      MPI_Allreduce(mine, lo, 2, MPI_DOUBLE_INT, MPI_MINLOC, comm) != MPI_SUCCESS)
-    return jc_fail(err, JC_ERR_RUNTIME, "MPI_Allreduce of the per-rank step times failed");
+  JC_TRY(JC_MPI(MPI_Allreduce(mine, hi, 2, MPI_DOUBLE_INT, MPI_MAXLOC, comm), err));
+  JC_TRY(JC_MPI(MPI_Allreduce(mine, lo, 2, MPI_DOUBLE_INT, MPI_MINLOC, comm), err));
   out->compute_min = lo[0].v;
   out->compute_max = hi[0].v;
   out->compute_max_rank = hi[0].rank;

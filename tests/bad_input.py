@@ -1290,6 +1290,147 @@ class CannotRun(Exception):
     """A case that cannot run on this machine (no tmpfs without root): reported as a failure."""
 
 
+# =============================================================================================
+# generate / images (issue 13, house-gen): early failures on one rank only, inputs that cannot
+# be opened, no room for the output, an output that is the input. A case may run its command
+# through a wrapper (ctx.wrapper) that changes what the LAST rank sees: under mpiexec -np 2
+# that is rank 1 alone (the others must not wait for it forever), in a single process it is
+# that process (the same message, the same exit code).
+
+def last_rank_wrapper(ctx, args_for_last=None, cwd_for_last=None):
+    """A shell wrapper `wrapper JETCNN ARGS...`: on the last rank, run with args_for_last
+    (a list; None: the same arguments) in directory cwd_for_last (None: the same)."""
+    lines = ["#!/bin/sh", "jetcnn=$1", "shift",
+             'last=$(( ${OMPI_COMM_WORLD_SIZE:-1} - 1 ))',
+             'if [ "${OMPI_COMM_WORLD_RANK:-0}" = "$last" ]; then']
+    if cwd_for_last:
+        lines.append(f"  cd '{cwd_for_last}' || exit 99")
+    if args_for_last is not None:
+        lines.append("  set -- " + " ".join(f"'{a}'" for a in args_for_last))
+    lines += ["fi", 'exec "$jetcnn" "$@"', ""]
+    p = ctx.write("wrapper.sh", "\n".join(lines))
+    os.chmod(p, 0o755)
+    ctx.wrapper = p
+    return p
+
+
+def other_node(ctx):
+    """A directory standing for another node's view: the last rank runs there."""
+    d = ctx.path("node2")
+    os.makedirs(d, exist_ok=True)
+    ctx.out_dirs.append(d)
+    return d
+
+
+def constituents_file(path, n=600, m=20, nan_row=None):
+    """A jetcnn-constituents-1 file of n jets with m constituent rows (one real constituent)."""
+    c = np.zeros((n, m, 4), np.float32)
+    c[:, 0] = [300.0, 300.0, 0.0, 0.0]
+    c[:, 1] = [200.0, 0.0, 200.0, 0.0]
+    if nan_row is not None:
+        c[nan_row, 1, 2] = np.nan
+    with h5py.File(path, "w") as f:
+        f.attrs["format"] = "jetcnn-constituents-1"
+        f["constituents"] = c
+        f["labels"] = (np.arange(n) % 2).astype(np.int32)
+    return path
+
+
+@case("gen_usage_error_on_last_rank", 2, r"--jets: 'abc' is not an integer|rank 1 \(.*\): the command line differs "
+      r"from rank 0's: '--jets abc' here")
+def _(ctx):
+    args = ["generate", "--jets", "100", "--out", "out.h5"]
+    last_rank_wrapper(ctx, args_for_last=["generate", "--jets", "abc", "--out", "out.h5"])
+    return args
+
+
+@case("images_usage_error_on_last_rank", 2, r"--pixels: 0 is out of range|rank 1 \(.*\): the command line differs "
+      r"from rank 0's: '--pixels 0' here")
+def _(ctx):
+    constituents_file(ctx.path("c.h5"))
+    last_rank_wrapper(ctx, args_for_last=["images", "--in", "c.h5", "--out", "o.h5", "--pixels", "0"])
+    return ["images", "--in", "c.h5", "--out", "o.h5"]
+
+
+@case("images_input_missing_on_last_rank", 3, r"c\.h5: cannot open: No such file or directory")
+def _(ctx):
+    constituents_file(ctx.path("c.h5"))
+    last_rank_wrapper(ctx, cwd_for_last=other_node(ctx))
+    return ["images", "--in", "c.h5", "--out", "o.h5"]
+
+
+@case("images_input_unreadable_on_last_rank", 3, r"c\.h5: not an HDF5 file")
+def _(ctx):
+    constituents_file(ctx.path("c.h5"))
+    node = other_node(ctx)
+    with open(os.path.join(node, "c.h5"), "w") as f:
+        f.write("a half-copied file\n")
+    last_rank_wrapper(ctx, cwd_for_last=node)
+    return ["images", "--in", "c.h5", "--out", "o.h5"]
+
+
+@case("gen_out_dir_missing_on_last_rank", 4, r"out/jets\.h5: cannot write into out: No such file or directory")
+def _(ctx):
+    os.makedirs(ctx.path("out"))
+    ctx.out_dirs.append(ctx.path("out"))
+    last_rank_wrapper(ctx, cwd_for_last=other_node(ctx))
+    return ["generate", "--jets", "100", "--out", "out/jets.h5"]
+
+
+@case("images_out_is_a_directory", 4, r"o\.h5: is a directory")
+def _(ctx):
+    constituents_file(ctx.path("c.h5"))
+    os.makedirs(ctx.path("o.h5"))
+    return ["images", "--in", "c.h5", "--out", "o.h5"]
+
+
+@case("images_input_is_a_fifo", 3, r"c\.h5: is not a regular file \(a pipe, device or socket\)")
+def _(ctx):
+    os.mkfifo(ctx.path("c.h5"))
+    return ["images", "--in", "c.h5", "--out", "o.h5"]
+
+
+@case("images_out_is_the_input", 2, r"c\.h5: is the same file as the input c\.h5; refusing to overwrite an input")
+def _(ctx):
+    ctx.guard.append(constituents_file(ctx.path("c.h5")))
+    return ["images", "--in", "c.h5", "--out", "c.h5"]
+
+
+@case("images_out_is_the_input_through_a_link", 2, r"link\.h5: is the same file as the input c\.h5; refusing to overwrite an input")
+def _(ctx):
+    ctx.guard.append(constituents_file(ctx.path("c.h5")))
+    os.symlink("c.h5", ctx.path("link.h5"))
+    return ["images", "--in", "c.h5", "--out", "link.h5"]
+
+
+@case("images_out_tmp_is_the_input", 2, r"c\.h5: its temporary file c\.h5\.tmp is the input c\.h5\.tmp; refusing")
+def _(ctx):
+    src = constituents_file(ctx.path("c.h5.tmp"))
+    ctx.guard.append(src)
+    ctx.out_dirs.remove(ctx.dir)  # the input itself is called *.tmp
+    return ["images", "--in", "c.h5.tmp", "--out", "c.h5"]
+
+
+# The last jet holds a NaN: under 2 ranks only the last rank reads it, in the middle of the
+# collective writes; every rank must stop, and the partial output must go.
+@case("images_nan_in_last_ranks_rows", 3, r"c\.h5: /constituents row 2999 constituent 1: non-finite momentum")
+def _(ctx):
+    constituents_file(ctx.path("c.h5"), n=3000, nan_row=2999)
+    return ["images", "--in", "c.h5", "--out", "o.h5"]
+
+
+# No room: refused before anything is written (a 1 MiB tmpfs; 10,000 jets need ~20 MB).
+@case("gen_no_room_for_output", 4, r"jets\.h5: 10000 jets need about .* GB .* but .* has .* GB free", needs="tmpfs")
+def _(ctx):
+    mnt = ctx.path("mnt")
+    if not mount_tmpfs(mnt, "1m"):
+        raise CannotRun("cannot mount a tmpfs here (needs root)")
+    ctx.mounts.append(mnt)
+    ctx.out_dirs.append(mnt)
+    return ["generate", "--jets", "10000", "--out", os.path.join(mnt, "jets.h5")]
+# ==== end of the generate / images block =====================================================
+
+
 # ---------------------------------------------------------------------------------------------
 # The runner.
 
@@ -1332,7 +1473,10 @@ def with_rank1(launcher, ctx):
 
 def check_case(c, args, launcher, ctx):
     """Run one case; return a list of failure descriptions (empty when it passed)."""
-    cmd = with_rank1(launcher, ctx) + args
+    launcher = with_rank1(launcher, ctx)
+    cmd = launcher + args
+    if getattr(ctx, "wrapper", None):  # wrapper JETCNN ARGS... (see last_rank_wrapper)
+        cmd = launcher[:-1] + [ctx.wrapper, launcher[-1]] + args
     before = {p: sha256(p) for p in ctx.guard}
     rc, out, err, timed_out, secs = run(cmd, ctx.dir, c["timeout"], ctx.env)
     fails = []

@@ -36,3 +36,7 @@ jetcnn_test(core_train_predict 300
 # The sample plan: every jet once per epoch for any P, order from (seed, epoch) only.
 jetcnn_unit_test(test_plan)
 jetcnn_test(core_plan 60 $<TARGET_FILE:test_plan>)
+
+# dist_sum_exact and dist_agree on sub-communicators of 4 ranks (odd/even, rank 0 alone).
+jetcnn_unit_test(test_dist)
+jetcnn_mpi_test(core_dist_np4 4 60 $<TARGET_FILE:test_dist>)

@@ -7,13 +7,21 @@
   gen_checks.py convert JETCNN DIR      pandas reference layout -> convert -> jetcnn images
   gen_checks.py write-share STRACE MPIEXEC JETCNN DIR
                                         with 2 ranks, no process writes much more than its half
+  gen_checks.py lockstep MPIEXEC JETCNN DIR
+                                        2 ranks given different arguments or different files
+                                        stop together with one message (no hang, no .tmp)
+  gen_checks.py interrupt MPIEXEC JETCNN DIR
+                                        SIGINT/SIGTERM (to the process, one rank, mpiexec)
+                                        stop generate and images and remove their .tmp
 """
 import glob
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import h5py
 import numpy as np
@@ -34,10 +42,10 @@ def compare(a, b):
                 fail(f"/{k} differs between {a} and {b}")
             if fa[k].chunks != fb[k].chunks:
                 fail(f"/{k}: chunks {fa[k].chunks} vs {fb[k].chunks}")
-            for f in (fa, fb):
-                if f[k].compression != "gzip" or not f[k].shuffle:
+            for f in (fa, fb):  # HDF5's own filters only: shuffle (not on /images) + deflate
+                if f[k].compression != "gzip" or f[k].shuffle != (k != "images"):
                     fail(f"{f.filename} /{k}: compression {f[k].compression}, shuffle {f[k].shuffle}; "
-                         "expected shuffle + gzip")
+                         f"expected gzip{' and shuffle' if k != 'images' else ' without shuffle'}")
         if dict(fa.attrs) != dict(fb.attrs):
             fail(f"root attributes differ: {dict(fa.attrs)} vs {dict(fb.attrs)}")
         if fa.attrs["format"] != b"jetcnn-jets-1" and fa.attrs["format"] != "jetcnn-jets-1":
@@ -127,7 +135,6 @@ def bad_inputs(jetcnn, tmp):
         ("labels", good, labels[:9], None, "/labels has shape (9)"),
         ("label7", good, np.where(labels == 1, 7, 0), None, "label 7 is not 0 (QCD) or 1 (top)"),
         ("format", good, labels, "something-else", "format is 'something-else'"),
-        ("noformat", good, labels, "", "not a jet file"),
     ]
     for name, cons, lab, fmt, expect in cases:
         src = os.path.join(tmp, f"bad_{name}.h5")
@@ -142,6 +149,13 @@ def bad_inputs(jetcnn, tmp):
         if os.path.exists(out) or os.path.exists(out + ".tmp"):
             fail(f"{name}: output left behind")
         print(f"{name}: rejected: {r.stderr.strip()}")
+    # The documented layout without a `format` attribute (written with plain h5py): accepted.
+    src = os.path.join(tmp, "noformat.h5")
+    write_file(src, good, labels, fmt=None)
+    r = run_images(jetcnn, src, os.path.join(tmp, "noformat_out.h5"))
+    if r.returncode != 0 or not os.path.exists(os.path.join(tmp, "noformat_out.h5")):
+        fail(f"a constituents file without a format attribute: exit {r.returncode}: {r.stderr.strip()!r}; expected 0")
+    print("noformat: accepted")
     src = os.path.join(tmp, "good.h5")
     write_file(src, good, labels)
     r = run_images(jetcnn, src, os.path.join(tmp, "good_out.h5"), "--channels", "color")
@@ -247,6 +261,133 @@ def write_share(strace, mpiexec, jetcnn, tmp):
     print(f"2 ranks wrote {sorted(written.values())} bytes of a {size}-byte file")
 
 
+def rank_wrapper(path, jetcnn, rank1_args=None, rank1_dir=None, pid_dir=None):
+    """A wrapper script for mpiexec: rank 1 runs with other arguments or in another directory
+    (another node's view); with pid_dir every rank leaves its pid there first (exec keeps it)."""
+    lines = ["#!/bin/sh", 'r=${OMPI_COMM_WORLD_RANK:-0}']
+    if pid_dir:
+        lines.append(f'echo $$ > "{pid_dir}/pid.$r"')
+    lines.append('if [ "$r" = 1 ]; then')
+    lines.append(f"  cd '{rank1_dir}'" if rank1_dir else "  :")
+    if rank1_args is not None:
+        lines.append("  set -- " + " ".join(f"'{a}'" for a in rank1_args))
+    lines += ["fi", f'exec "{jetcnn}" "$@"', ""]
+    with open(path, "w") as f:
+        f.write("\n".join(lines))
+    os.chmod(path, 0o755)
+    return path
+
+
+def expect_stop(r, what, code, message, tmp_dir):
+    """r (CompletedProcess) exited with code, stderr names message once, no .tmp left in tmp_dir."""
+    errors = [l for l in r.stderr.splitlines() if "jetcnn: error:" in l]
+    if r.returncode != code or len(errors) != 1 or not re.search(message, errors[0]):
+        fail(f"{what}: exit {r.returncode} (expected {code}), error lines {errors}; expected one matching /{message}/\n"
+             f"{r.stderr[-1500:]}")
+    left = glob.glob(os.path.join(tmp_dir, "*.tmp"))
+    if left:
+        fail(f"{what}: temporary files left behind: {left}")
+    print(f"{what}: {errors[0]}")
+
+
+def lockstep(mpiexec, jetcnn, tmp):
+    jetcnn = os.path.abspath(jetcnn)
+    shutil.rmtree(tmp, ignore_errors=True)
+    node1, node2 = os.path.join(tmp, "node1"), os.path.join(tmp, "node2")
+    os.makedirs(node1)
+    os.makedirs(node2)
+    launch = [mpiexec, "-np", "2", "--oversubscribe"]
+    # different arguments on rank 1 (each valid on its own)
+    args = ["generate", "--jets", "3000", "--seed", "5", "--out", "x.h5"]
+    w = rank_wrapper(os.path.join(tmp, "seed.sh"), jetcnn, rank1_args=args[:4] + ["6"] + args[5:])
+    r = subprocess.run(launch + [w] + args, cwd=node1, capture_output=True, text=True, timeout=60)
+    expect_stop(r, "generate, --seed differs on rank 1", 2,
+                r"rank 1 \(.*\): the command line differs from rank 0's: '--seed 6' here, '--seed 5' on rank 0", node1)
+    # --help on rank 0 only
+    w = rank_wrapper(os.path.join(tmp, "help.sh"), jetcnn, rank1_args=["generate", "--help"])
+    r = subprocess.run(launch + [w] + args, cwd=node1, capture_output=True, text=True, timeout=60)
+    expect_stop(r, "generate --help on rank 1 only", 2, r"command line differs from rank 0's", node1)
+    # the same relative path names files of different lengths on the two "nodes"
+    for d, n in ((node1, 600), (node2, 700)):
+        c = np.zeros((n, 10, 4), np.float32)
+        c[:, 0] = [300.0, 300.0, 0.0, 0.0]
+        write_file(os.path.join(d, "c.h5"), c, np.arange(n) % 2)
+    w = rank_wrapper(os.path.join(tmp, "node.sh"), jetcnn, rank1_dir=node2)
+    r = subprocess.run(launch + [w, "images", "--in", "c.h5", "--out", "o.h5"], cwd=node1, capture_output=True,
+                       text=True, timeout=60)
+    expect_stop(r, "images, input of another length on rank 1", 3,
+                r"rank 1 \(.*\): the content of --in c\.h5 differs from rank 0's: '/constituents float32 \(700,10,4\)' here, "
+                r"'/constituents float32 \(600,10,4\)' on rank 0", node1)
+    for d in (node1, node2):
+        if os.path.exists(os.path.join(d, "o.h5")) or os.path.exists(os.path.join(d, "x.h5")):
+            fail(f"an output was written in {d}")
+
+
+def start_and_signal(cmd, cwd, tmp_file, send, what):
+    """Start cmd, wait until tmp_file exists (the writing has begun), call send(process), and
+    return the finished process's (returncode, stdout, stderr)."""
+    p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    t0 = time.monotonic()
+    while not os.path.exists(tmp_file):
+        if p.poll() is not None or time.monotonic() - t0 > 60:
+            p.kill()
+            out, err = p.communicate()
+            fail(f"{what}: {tmp_file} never appeared (exit {p.returncode}): {err[-1500:]}")
+        time.sleep(0.02)
+    time.sleep(0.3)
+    send(p)
+    try:
+        out, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+        fail(f"{what}: still running 60 s after the signal")
+    return subprocess.CompletedProcess(cmd, p.returncode, out, err)
+
+
+def interrupt(mpiexec, jetcnn, tmp):
+    jetcnn = os.path.abspath(jetcnn)
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    big = ["generate", "--jets", "2000000", "--out", "big.h5"]
+    r = start_and_signal([jetcnn] + big, tmp, os.path.join(tmp, "big.h5.tmp"),
+                         lambda p: p.send_signal(signal.SIGINT), "generate, SIGINT")
+    expect_stop(r, "generate, 1 process, SIGINT", 1, r"generate: stopped by SIGINT after \d+ of 2000000 jets", tmp)
+    pids = os.path.join(tmp, "pids")
+    os.makedirs(pids)
+    w = rank_wrapper(os.path.join(tmp, "pid.sh"), jetcnn, pid_dir=pids)
+
+    def term_rank1(p):
+        t0 = time.monotonic()
+        while not os.path.exists(os.path.join(pids, "pid.1")) and time.monotonic() - t0 < 30:
+            time.sleep(0.02)
+        with open(os.path.join(pids, "pid.1")) as f:
+            os.kill(int(f.read()), signal.SIGTERM)
+    launch = [mpiexec, "-np", "2", "--oversubscribe"]
+    r = start_and_signal(launch + [w] + big, tmp, os.path.join(tmp, "big.h5.tmp"), term_rank1, "generate, rank 1")
+    expect_stop(r, "generate, 2 ranks, SIGTERM to rank 1 only", 1, r"generate: stopped by SIGTERM", tmp)
+    # Ctrl-C on mpiexec: Open MPI sends SIGTERM to the ranks and SIGKILL one second later,
+    # which may come before a round ends on a busy machine; the .tmp must be gone all the same
+    r = start_and_signal(launch + [jetcnn] + big, tmp, os.path.join(tmp, "big.h5.tmp"),
+                         lambda p: p.send_signal(signal.SIGINT), "generate, mpiexec")
+    left = glob.glob(os.path.join(tmp, "*.tmp"))
+    if r.returncode == 0 or left:
+        fail(f"generate, 2 ranks, SIGINT to mpiexec: exit {r.returncode}, left behind {left}\n{r.stderr[-1500:]}")
+    print(f"generate, 2 ranks, SIGINT to mpiexec: exit {r.returncode}, no .tmp left")
+    # images: an input big enough to be stopped in the middle
+    r = subprocess.run([jetcnn, "generate", "--no-images", "--jets", "150000", "--out", "c.h5"], cwd=tmp,
+                       capture_output=True, text=True, timeout=300)
+    if r.returncode != 0:
+        fail(f"generate --no-images failed: {r.stderr}")
+    r = start_and_signal([jetcnn, "images", "--in", "c.h5", "--out", "img.h5", "--pixels", "80"], tmp,
+                         os.path.join(tmp, "img.h5.tmp"), lambda p: p.send_signal(signal.SIGTERM), "images, SIGTERM")
+    expect_stop(r, "images, 1 process, SIGTERM", 1, r"images: stopped by SIGTERM after \d+ of 150000 jets", tmp)
+    for name in ("big.h5", "img.h5"):
+        if os.path.exists(os.path.join(tmp, name)):
+            fail(f"{name} was written although the run was stopped")
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1] if len(sys.argv) > 1 else ""
     if cmd == "compare" and len(sys.argv) == 4:
@@ -259,6 +400,10 @@ if __name__ == "__main__":
         convert(sys.argv[2], sys.argv[3])
     elif cmd == "write-share" and len(sys.argv) == 6:
         write_share(*sys.argv[2:6])
+    elif cmd == "lockstep" and len(sys.argv) == 5:
+        lockstep(*sys.argv[2:5])
+    elif cmd == "interrupt" and len(sys.argv) == 5:
+        interrupt(*sys.argv[2:5])
     else:
         print(__doc__)
         sys.exit(2)

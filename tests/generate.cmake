@@ -5,10 +5,21 @@ set(GEN_CHECKS ${CMAKE_CURRENT_SOURCE_DIR}/gen_checks.py)
 
 jetcnn_unit_test(test_gen_physics)
 jetcnn_test(gen_physics_unit 60 $<TARGET_FILE:test_gen_physics>)
-# The chunk encoder HDF5's deflate filter uses in generate/images, against zlib's inflate, and
-# compress2 outside fast mode byte-identical to libz's.
-jetcnn_unit_test(test_chunkzip)
-jetcnn_test(gen_chunkzip 60 $<TARGET_FILE:test_chunkzip>)
+
+# The jet file writer: rows per rank, and files written with a small HDF5 metadata cache (the
+# chunk-index flushes that broke `generate --jets 1000000`, issue 13) read back exactly.
+jetcnn_unit_test(test_jetfile)
+file(MAKE_DIRECTORY ${GEN_OUT}/jetfile)
+jetcnn_mpi_test(gen_jetfile_np1 1 120 $<TARGET_FILE:test_jetfile> ${GEN_OUT}/jetfile)
+jetcnn_mpi_test(gen_jetfile_np2 2 120 $<TARGET_FILE:test_jetfile> ${GEN_OUT}/jetfile)
+jetcnn_mpi_test(gen_jetfile_np3 3 180 $<TARGET_FILE:test_jetfile> ${GEN_OUT}/jetfile)
+
+# The write loop of generate and images (produce.h): its events and counts, the .tmp hook, images
+# of generated constituents equal to the generated images, a stop flag on one rank stopping all.
+jetcnn_unit_test(test_produce)
+file(MAKE_DIRECTORY ${GEN_OUT}/produce)
+jetcnn_mpi_test(gen_produce_np1 1 120 $<TARGET_FILE:test_produce> ${GEN_OUT}/produce)
+jetcnn_mpi_test(gen_produce_np2 2 120 $<TARGET_FILE:test_produce> ${GEN_OUT}/produce)
 
 # Same seed => same datasets on 1 and 2 ranks (and 3, with an uneven split of chunks).
 jetcnn_mpi_test(gen_write_np1 1 120 ${JETCNN_BIN} generate --jets 1500 --seed 5 --out ${GEN_OUT}/np1.h5)
@@ -38,3 +49,9 @@ if(NOT JETCNN_STRACE)
 endif()
 jetcnn_test(gen_write_share 180 ${JETCNN_PYTHON} ${GEN_CHECKS} write-share ${JETCNN_STRACE} ${MPIEXEC_EXECUTABLE}
             ${JETCNN_BIN} ${GEN_OUT}/share)
+
+# Ranks that are given different arguments or see different files stop together with one
+# message; SIGINT/SIGTERM (to the process, to one rank, to mpiexec) stop generate and images
+# and leave no .tmp (issue 13).
+jetcnn_test(gen_lockstep 180 ${JETCNN_PYTHON} ${GEN_CHECKS} lockstep ${MPIEXEC_EXECUTABLE} ${JETCNN_BIN} ${GEN_OUT}/lockstep)
+jetcnn_test(gen_interrupt 300 ${JETCNN_PYTHON} ${GEN_CHECKS} interrupt ${MPIEXEC_EXECUTABLE} ${JETCNN_BIN} ${GEN_OUT}/interrupt)

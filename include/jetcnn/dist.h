@@ -18,6 +18,15 @@
  * Returns JC_OK when all ranks passed JC_OK. */
 jc_code dist_agree(MPI_Comm comm, jc_code rc, jc_err *err);
 
+/* The one check every MPI call goes through:
+ *   JC_TRY(JC_MPI(MPI_Bcast(buf, n, MPI_INT, 0, comm), err));
+ * evaluates to JC_OK, or to JC_ERR_RUNTIME with "MPI_Bcast failed (src/x.c:42): <MPI's error
+ * string>" in err. Failures come back only under MPI_ERRORS_RETURN, which main() sets on the
+ * communicators it hands out (sub-communicators inherit it). A failure seen by one rank must
+ * still be agreed on (dist_agree) before the next collective. */
+#define JC_MPI(call, err) dist_mpi_check((call), #call, __FILE__, __LINE__, (err))
+jc_code dist_mpi_check(int mpi_rc, const char *call, const char *file, int line, jc_err *err);
+
 /* Rank and size of comm (never fails on a valid communicator). */
 int dist_rank(MPI_Comm comm);
 int dist_size(MPI_Comm comm);

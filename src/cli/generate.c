@@ -1,19 +1,14 @@
-/* generate.c - `jetcnn generate`: synthetic top/QCD jets into one HDF5 file, in parallel.
- *
- * Every rank generates its own rows (whole chunks, jetfile_rank_rows) block by block and
- * writes them collectively; jet i depends only on (seed, i), so the file's datasets are the
- * same for any number of ranks and threads.
- */
+/* generate.c - `jetcnn generate`: synthetic top/QCD jets into one HDF5 file, in parallel
+ * (the work: produce_generate(), include/jetcnn/produce.h). */
 #include <stdint.h>
+#include <stdio.h>
 
 #include "cli.h"
 #include "imageopts.h"
-#include "jetcnn/chunkzip.h"
+#include "jetview.h"
+#include "lockstep.h"
 #include "jetcnn/dist.h"
-#include "jetcnn/generate.h"
-#include "jetcnn/jetfile.h"
-
-#define N_CONSTITUENTS 200 /* as in the Top Tagging reference dataset */
+#include "jetcnn/produce.h"
 
 static const char *USAGE =
     "mpirun -np P jetcnn generate --jets N --out FILE [--seed S] [--signal-fraction F] [options]";
@@ -21,17 +16,10 @@ static const char *DESCRIPTION =
     "Generate N synthetic boosted jets, top-quark (label 1) and QCD (label 0) in random order,\n"
     "with pT 550-650 GeV and |eta| < 2 (model: docs/physics.md), and write their constituents,\n"
     "observables and images into FILE (layout: docs/formats.md). Same seed, same datasets\n"
-    "whatever the number of ranks.";
+    "whatever the number of ranks. Refuses to start without room for the file; SIGINT or\n"
+    "SIGTERM stops every rank and removes FILE.tmp.";
 
-typedef struct {
-  unsigned long long n_jets;
-  gen_config gen;
-  jetimage_params image;
-  int images;
-  const char *out;
-} generate_args;
-
-static jc_code parse_args(const cli_opt *opts, int n_opts, generate_args *a, jc_err *err) {
+static jc_code parse_args(const cli_opt *opts, int n_opts, produce_generate_job *a, jc_err *err) {
   const char *v;
   long jets, seed;
   if (!(v = cli_value(opts, n_opts, "jets"))) return jc_fail(err, JC_ERR_USAGE, "generate: --jets N is required");
@@ -49,47 +37,25 @@ static jc_code parse_args(const cli_opt *opts, int n_opts, generate_args *a, jc_
   return imageopts_parse(opts, n_opts, &a->image, err);
 }
 
-static jc_code describe(jetfile_writer *w, const generate_args *a, jc_err *err) {
-  JC_TRY(h5io_write_attr_str(w->file, "generator", "jetcnn generate " JETCNN_VERSION " (docs/physics.md)", err));
-  JC_TRY(jetfile_attr_long(w->file, "seed", (long long)a->gen.seed, err));
-  JC_TRY(jetfile_attr_double(w->file, "signal_fraction", a->gen.signal_fraction, err));
-  return jetfile_describe_images(w, &a->image, err);
-}
-
-/* The rounds of generate + derive + collective write. */
-static jc_code run(const generate_args *a, jetfile_writer *w, jetfile_block *b, MPI_Comm comm, jc_err *err) {
-  hsize_t row0, n_rows;
-  jetfile_rank_rows(a->n_jets, dist_rank(comm), dist_size(comm), &row0, &n_rows);
-  hsize_t rounds = jetfile_rounds(a->n_jets, dist_size(comm), IMAGEOPTS_BLOCK_ROWS);
-  double t0 = MPI_Wtime();
-  unsigned long long mine = 0, tops = 0, done = 0, next_report = a->n_jets / 10;
-  double t_physics = 0.0;
-  for (hsize_t round = 0; round < rounds; round++) {
-    hsize_t start;
-    int n = imageopts_round_rows(row0, n_rows, round, &start);
-    double t1 = MPI_Wtime();
-    gen_jets(&a->gen, start, n, N_CONSTITUENTS, b->constituents, b->charged, b->labels);
-    jetfile_derive(b, n, &a->image);
-    t_physics += MPI_Wtime() - t1;
-    JC_TRY(jetfile_write_block(w, start, n, b, err));
-    mine += (unsigned long long)n;
-    for (int i = 0; i < n; i++) tops += (unsigned long long)b->labels[i];
-    if (MPI_Allreduce(&mine, &done, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, comm) != MPI_SUCCESS)
-      return jc_fail(err, JC_ERR_RUNTIME, "generate: MPI_Allreduce of progress failed");
-    if (done >= next_report && done < a->n_jets) {
-      imageopts_progress(comm, "generated", done, a->n_jets, MPI_Wtime() - t0);
-      next_report = done + a->n_jets / 10;
-    }
+/* What the user sees (produce_generate's events, rank 0). */
+static void show(const produce_event *ev, void *arg) {
+  const produce_generate_job *a = arg;
+  switch (ev->kind) {
+  case PRODUCE_EV_START:
+    printf("generating %llu jets (seed %llu, signal fraction %g) on %d rank(s) into %s (at most %.2f GB)\n", ev->n_jets,
+           (unsigned long long)a->gen.seed, a->gen.signal_fraction, ev->ranks, ev->out, 1e-9 * ev->max_bytes);
+    break;
+  case PRODUCE_EV_PROGRESS:
+    jetview_progress("generated", ev);
+    break;
+  case PRODUCE_EV_DONE:
+    jetview_progress("generated", ev);
+    printf("%llu top + %llu QCD jets; %.0f jets/s per rank (rank 0: %.2f s physics + images, %.2f s writing)\n",
+           ev->tops, ev->done - ev->tops, ev->seconds > 0.0 ? (double)ev->done / ev->seconds / ev->ranks : 0.0,
+           ev->make_seconds, ev->seconds - ev->make_seconds);
+    break;
   }
-  unsigned long long all_tops = 0;
-  if (MPI_Allreduce(&tops, &all_tops, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, comm) != MPI_SUCCESS)
-    return jc_fail(err, JC_ERR_RUNTIME, "generate: MPI_Allreduce of counts failed");
-  double seconds = MPI_Wtime() - t0;
-  imageopts_progress(comm, "generated", done, a->n_jets, seconds);
-  cli_printf(comm, "%llu top + %llu QCD jets; %.0f jets/s per rank (rank 0: %.2f s physics + images, %.2f s writing)\n",
-             all_tops, done - all_tops, seconds > 0.0 ? (double)done / seconds / dist_size(comm) : 0.0, t_physics,
-             seconds - t_physics);
-  return JC_OK;
+  fflush(stdout);
 }
 
 jc_code cli_generate(int argc, char **argv, MPI_Comm comm, jc_err *err) {
@@ -103,35 +69,19 @@ jc_code cli_generate(int argc, char **argv, MPI_Comm comm, jc_err *err) {
   };
   int n_opts = (int)(sizeof opts / sizeof opts[0]), n_pos = 0, help = 0;
   const char *pos[1];
-  JC_TRY(cli_parse(comm, argc, argv, opts, n_opts, pos, 0, 0, &n_pos, &help, err));
+  produce_generate_job job;
+  jc_code rc = cli_parse(comm, argc, argv, opts, n_opts, pos, 0, 0, &n_pos, &help, err);
+  if (rc == JC_OK && !help) rc = parse_args(opts, n_opts, &job, err);
+  if (rc == JC_OK && !help) rc = lockstep_catch_signals(err);
+  JC_TRY(dist_agree(comm, rc, err)); /* cli_parse agreed on the command line; this on its values */
   if (help) {
     cli_print_help(comm, USAGE, DESCRIPTION, opts, n_opts);
     return JC_OK;
   }
-  generate_args a;
-  JC_TRY(parse_args(opts, n_opts, &a, err));
-
-  jetfile_layout layout = {N_CONSTITUENTS, 1, a.images ? a.image.pixels : 0, jetimage_n_channels(a.image.channels)};
-  jetfile_block block;
-  jc_code rc = jetfile_block_alloc(&block, &layout, IMAGEOPTS_BLOCK_ROWS, err);
-  rc = dist_agree(comm, rc, err);
-  if (rc != JC_OK) return rc;
-  jetfile_writer w;
-  imageopts_keep_chunk_buffers();
-  chunkzip_fast(1); /* HDF5's deflate filter encodes our chunks with chunkzip (chunkzip.h) */
-  rc = jetfile_create(&w, a.out, a.n_jets, &layout, comm, err);
-  if (rc == JC_OK) {
-    rc = dist_agree(comm, describe(&w, &a, err), err);
-    if (rc == JC_OK) {
-      cli_printf(comm, "generating %llu jets (seed %llu, signal fraction %g) on %d rank(s) into %s\n", a.n_jets,
-                 (unsigned long long)a.gen.seed, a.gen.signal_fraction, dist_size(comm), a.out);
-      rc = run(&a, &w, &block, comm, err);
-    }
-    if (rc == JC_OK) rc = jetfile_commit(&w, err);
-    else jetfile_abandon(&w);
-  }
-  chunkzip_fast(0);
-  jetfile_block_free(&block);
-  if (rc == JC_OK) cli_printf(comm, "wrote %s\n", a.out);
+  produce_keep_chunk_buffers();
+  produce_opts po = {.stop = lockstep_stop_flag(), .tmp_file = lockstep_remove_on_signal, .report = show,
+                     .report_arg = &job};
+  rc = produce_generate(&job, &po, comm, err);
+  if (rc == JC_OK) cli_printf(comm, "wrote %s\n", job.out);
   return rc;
 }

@@ -1,11 +1,5 @@
-/* imageopts.c - image options and progress shared by generate and images (see imageopts.h). */
+/* imageopts.c - the image options shared by generate and images (see imageopts.h). */
 #include "imageopts.h"
-
-#include <stdio.h>
-
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 
 jc_code imageopts_parse(const cli_opt *opts, int n_opts, jetimage_params *out, jc_err *err) {
   *out = jetimage_defaults();
@@ -19,30 +13,4 @@ jc_code imageopts_parse(const cli_opt *opts, int n_opts, jetimage_params *out, j
   if ((v = cli_value(opts, n_opts, "channels"))) JC_TRY(jetimage_parse_channels(v, &out->channels, err));
   out->normalize = !cli_flag(opts, n_opts, "no-normalize");
   return JC_OK;
-}
-
-void imageopts_progress(MPI_Comm comm, const char *verb, unsigned long long done, unsigned long long total,
-                        double seconds) {
-  double rate = seconds > 0.0 ? (double)done / seconds : 0.0;
-  double eta = rate > 0.0 ? (double)(total - done) / rate : 0.0;
-  cli_printf(comm, "%s %llu/%llu jets (%3.0f%%)  %.0f jets/s  %.1f s elapsed, %.1f s left\n", verb, done, total,
-             total ? 100.0 * (double)done / (double)total : 100.0, rate, seconds, eta);
-  fflush(stdout);
-}
-
-int imageopts_round_rows(hsize_t row0, hsize_t n_rows, hsize_t round, hsize_t *start) {
-  *start = row0 + round * IMAGEOPTS_BLOCK_ROWS;
-  if (*start >= row0 + n_rows) return 0;
-  hsize_t left = row0 + n_rows - *start;
-  return (int)(left < IMAGEOPTS_BLOCK_ROWS ? left : IMAGEOPTS_BLOCK_ROWS);
-}
-
-void imageopts_keep_chunk_buffers(void) {
-#ifdef __GLIBC__
-  /* shuffle + deflate allocate ~2 chunk-sized buffers (up to 1.6 MB) per chunk; above the
-   * mmap threshold each is a fresh mapping, page-faulted in and unmapped again (5 % of the
-   * CPU time of generate). The return values only say whether glibc took the hint. */
-  (void)mallopt(M_MMAP_THRESHOLD, 64 << 20);
-  (void)mallopt(M_TRIM_THRESHOLD, 256 << 20);
-#endif
 }

@@ -2,8 +2,6 @@
 #ifndef JETCNN_CLI_IMAGEOPTS_H
 #define JETCNN_CLI_IMAGEOPTS_H
 
-#include <hdf5.h>
-
 #include "cli.h"
 #include "jetcnn/jetimage.h"
 
@@ -16,20 +14,5 @@
 
 /* Read those options (defaults from jetimage_defaults()); JC_ERR_USAGE on bad values. */
 jc_code imageopts_parse(const cli_opt *opts, int n_opts, jetimage_params *out, jc_err *err);
-
-/* A per-rank block of jets processed per collective write round. */
-#define IMAGEOPTS_BLOCK_ROWS 1024
-
-/* Rows of write round `round` for a rank owning [row0, row0 + n_rows): sets *start, returns
- * the count (0 once the rank's rows are used up; it still takes part in the round). */
-int imageopts_round_rows(hsize_t row0, hsize_t n_rows, hsize_t round, hsize_t *start);
-
-/* Keep the large buffers HDF5's filters allocate for every chunk on the heap (glibc: raise the
- * mmap and trim thresholds) instead of mapping fresh zeroed pages each time; a no-op elsewhere. */
-void imageopts_keep_chunk_buffers(void);
-
-/* "12.3 s" style progress line with rows done, rate and an ETA (rank 0 prints). */
-void imageopts_progress(MPI_Comm comm, const char *verb, unsigned long long done, unsigned long long total,
-                        double seconds);
 
 #endif

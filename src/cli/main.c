@@ -60,7 +60,11 @@ int main(int argc, char **argv) {
     return JC_ERR_RUNTIME;
   }
   MPI_Comm comm = MPI_COMM_WORLD;
-  MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
+  /* MPI failures come back as values (JC_MPI, dist.h) instead of ending the job. */
+  if (MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN) != MPI_SUCCESS) {
+    fprintf(stderr, "jetcnn: error: MPI_Comm_set_errhandler failed\n");
+    MPI_Abort(comm, JC_ERR_RUNTIME);
+  }
   h5io_init();
   int rank = dist_rank(comm);
 

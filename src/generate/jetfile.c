@@ -9,10 +9,6 @@
 #include "jetcnn/dist.h"
 #include "jetcnn/jetobs.h"
 
-/* zlib level 1: the fastest that compresses; HDF5 runs shuffle + deflate on the chunks each rank
- * owns inside its collective write (most of the writing time). */
-#define DEFLATE_LEVEL 1
-
 typedef enum { COL_F32, COL_I32, COL_U8 } col_type;
 
 /* The per-jet 1-D datasets and where their rows live in a block. */
@@ -169,29 +165,70 @@ jc_code jetfile_check_block(const jetfile_block *b, int n, const char *path, hsi
   return JC_OK;
 }
 
-void jetfile_rank_rows(hsize_t n_jets, int rank, int size, hsize_t *row0, hsize_t *n_rows) {
-  hsize_t chunks = (n_jets + JETFILE_CHUNK_ROWS - 1) / JETFILE_CHUNK_ROWS;
+void jetfile_rank_rows(hsize_t n_jets, int chunk_rows, int rank, int size, hsize_t *row0, hsize_t *n_rows) {
+  hsize_t rows = (hsize_t)chunk_rows, chunks = (n_jets + rows - 1) / rows;
   hsize_t c0 = chunks * (hsize_t)rank / (hsize_t)size, c1 = chunks * (hsize_t)(rank + 1) / (hsize_t)size;
-  hsize_t r0 = c0 * JETFILE_CHUNK_ROWS, r1 = c1 * JETFILE_CHUNK_ROWS;
+  hsize_t r0 = c0 * rows, r1 = c1 * rows;
   if (r1 > n_jets) r1 = n_jets;
   if (r0 > r1) r0 = r1;
   *row0 = r0;
   *n_rows = r1 - r0;
 }
 
-hsize_t jetfile_rounds(hsize_t n_jets, int size, hsize_t block_rows) {
+hsize_t jetfile_rounds(hsize_t n_jets, int chunk_rows, int size) {
   hsize_t most = 0;
   for (int r = 0; r < size; r++) {
     hsize_t r0, n;
-    jetfile_rank_rows(n_jets, r, size, &r0, &n);
-    hsize_t rounds = (n + block_rows - 1) / block_rows;
+    jetfile_rank_rows(n_jets, chunk_rows, r, size, &r0, &n);
+    hsize_t rounds = (n + JETFILE_ROUND_ROWS - 1) / JETFILE_ROUND_ROWS;
     if (rounds > most) most = rounds;
   }
   return most;
 }
 
-static jc_code create_dataset(hid_t file, const char *path, const rows_spec *s, hsize_t n_jets, jc_err *err) {
-  hsize_t dims[4] = {n_jets}, chunk[4] = {n_jets < JETFILE_CHUNK_ROWS ? n_jets : JETFILE_CHUNK_ROWS};
+int jetfile_round_rows(hsize_t row0, hsize_t n_rows, hsize_t round, hsize_t *start) {
+  *start = row0 + round * JETFILE_ROUND_ROWS;
+  if (*start >= row0 + n_rows) return 0;
+  hsize_t left = row0 + n_rows - *start;
+  return (int)(left < JETFILE_ROUND_ROWS ? left : JETFILE_ROUND_ROWS);
+}
+
+/* bench/bench_layout.py, docs/physics.md "Writing": the trainer reads /images fastest without
+ * shuffle, and the writes are fastest and the files smallest with shuffle elsewhere. */
+jetfile_storage jetfile_storage_default(void) { return (jetfile_storage){256, 1, 0, 2, 0}; }
+
+static jc_code check_storage(const jetfile_storage *s, jc_err *err) {
+  if (s->chunk_rows < 1 || JETFILE_ROUND_ROWS % s->chunk_rows != 0)
+    return jc_fail(err, JC_ERR_USAGE, "jet file chunks of %d rows: the rows per chunk must divide %d", s->chunk_rows,
+                   JETFILE_ROUND_ROWS);
+  if (s->deflate_level < 0 || s->deflate_level > 9)
+    return jc_fail(err, JC_ERR_USAGE, "deflate level %d: zlib has levels 0..9", s->deflate_level);
+  return JC_OK;
+}
+
+/* A fixed metadata cache of `bytes`, with a sync point (where the ranks agree on and write
+ * dirty metadata) every quarter of it. */
+static jc_code set_metadata_cache(hid_t file, const char *path, size_t bytes, jc_err *err) {
+  H5AC_cache_config_t c;
+  memset(&c, 0, sizeof c);
+  c.version = H5AC__CURR_CACHE_CONFIG_VERSION;
+  if (H5Fget_mdc_config(file, &c) < 0) return h5io_fail(err, JC_ERR_IO, "%s: cannot get the metadata cache", path);
+  c.set_initial_size = 1;
+  c.initial_size = c.min_size = c.max_size = bytes;
+  c.incr_mode = H5C_incr__off;
+  c.flash_incr_mode = H5C_flash_incr__off;
+  c.decr_mode = H5C_decr__off;
+  c.dirty_bytes_threshold = bytes / 4 > 1024 ? bytes / 4 : 1024;
+  if (H5Fset_mdc_config(file, &c) < 0)
+    return h5io_fail(err, JC_ERR_IO, "%s: cannot set a metadata cache of %zu bytes", path, bytes);
+  return JC_OK;
+}
+
+static jc_code create_dataset(hid_t file, const char *path, const rows_spec *s, hsize_t n_jets,
+                              const jetfile_storage *st, jc_err *err) {
+  hsize_t rows = (hsize_t)st->chunk_rows;
+  hsize_t dims[4] = {n_jets}, chunk[4] = {n_jets < rows ? n_jets : rows};
+  int shuffle = strcmp(s->name, "/images") == 0 ? st->shuffle_images : st->shuffle;
   for (int d = 0; d < s->row_rank; d++) {
     dims[d + 1] = s->row_dims[d];
     chunk[d + 1] = s->row_dims[d];
@@ -199,8 +236,10 @@ static jc_code create_dataset(hid_t file, const char *path, const rows_spec *s, 
   jc_code rc = JC_OK;
   hid_t space = H5Screate_simple(s->row_rank + 1, dims, NULL);
   hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE), dset = H5I_INVALID_HID;
-  if (space < 0 || dcpl < 0 || H5Pset_chunk(dcpl, s->row_rank + 1, chunk) < 0 || H5Pset_shuffle(dcpl) < 0 ||
-      H5Pset_deflate(dcpl, DEFLATE_LEVEL) < 0 || H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) < 0) {
+  if (space < 0 || dcpl < 0 || H5Pset_chunk(dcpl, s->row_rank + 1, chunk) < 0 ||
+      (shuffle && H5Pset_shuffle(dcpl) < 0) ||
+      (st->deflate_level > 0 && H5Pset_deflate(dcpl, (unsigned)st->deflate_level) < 0) ||
+      H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) < 0) {
     rc = h5io_fail(err, JC_ERR_IO, "%s: cannot set up dataset %s", path, s->name);
     goto done;
   }
@@ -214,22 +253,26 @@ done:
 }
 
 jc_code jetfile_create(jetfile_writer *w, const char *path, hsize_t n_jets, const jetfile_layout *layout,
-                       MPI_Comm comm, jc_err *err) {
+                       const jetfile_storage *storage, MPI_Comm comm, jc_err *err) {
   memset(w, 0, sizeof *w);
   w->file = H5I_INVALID_HID;
   w->comm = comm;
   w->layout = *layout;
+  w->storage = storage ? *storage : jetfile_storage_default();
   w->n_jets = n_jets;
   if (strlen(path) + 5 >= sizeof w->path) return jc_fail(err, JC_ERR_USAGE, "output path is too long");
   strcpy(w->path, path);
+  JC_TRY(check_storage(&w->storage, err));
+  JC_TRY(dist_agree(comm, jetfile_check_output(path, layout, n_jets, err), err));
   w->file = h5io_create_tmp(path, comm, err);
   jc_code rc = w->file >= 0 ? JC_OK : err->code;
   rc = dist_agree(comm, rc, err);
   if (rc != JC_OK) return rc;
-  rc = h5io_write_attr_str(w->file, "format", JETFILE_FORMAT, err);
+  if (w->storage.metadata_cache > 0) rc = set_metadata_cache(w->file, path, w->storage.metadata_cache, err);
+  if (rc == JC_OK) rc = h5io_write_attr_str(w->file, "format", JETFILE_FORMAT, err);
   rows_spec specs[MAX_SPECS];
   int n = layout_specs(layout, NULL, specs);
-  for (int i = 0; i < n && rc == JC_OK; i++) rc = create_dataset(w->file, path, &specs[i], n_jets, err);
+  for (int i = 0; i < n && rc == JC_OK; i++) rc = create_dataset(w->file, path, &specs[i], n_jets, &w->storage, err);
   rc = dist_agree(comm, rc, err);
   if (rc != JC_OK) jetfile_abandon(w);
   return rc;
@@ -343,15 +386,19 @@ static jc_code expect_dataset(jetfile_reader *r, const char *name, int rank, con
 }
 
 static jc_code open_checked(jetfile_reader *r, jc_err *err) {
-  char *format = h5io_read_attr_str(r->file, "format", err);
-  if (!format)
-    return jc_prefix(err, "%s: not a jet file (expected format %s or %s): ", r->path, JETFILE_FORMAT,
-                     JETFILE_CONSTITUENTS_FORMAT);
-  int known = strcmp(format, JETFILE_FORMAT) == 0 || strcmp(format, JETFILE_CONSTITUENTS_FORMAT) == 0;
-  if (!known) jc_fail(err, JC_ERR_DATA, "%s: format is '%s', expected %s or %s", r->path, format, JETFILE_FORMAT,
-                      JETFILE_CONSTITUENTS_FORMAT);
-  free(format);
-  if (!known) return JC_ERR_DATA;
+  /* A `format` attribute is not required: a file a user writes with h5py in the documented
+   * layout (/constituents, /labels) is read as the trainer reads unlabelled image files. One
+   * that names another format is refused. */
+  if (H5Aexists(r->file, "format") > 0) {
+    char *format = h5io_read_attr_str(r->file, "format", err);
+    if (!format) return jc_prefix(err, "%s: ", r->path);
+    int known = strcmp(format, JETFILE_FORMAT) == 0 || strcmp(format, JETFILE_CONSTITUENTS_FORMAT) == 0;
+    if (!known) jc_fail(err, JC_ERR_DATA, "%s: format is '%s', expected %s or %s", r->path, format, JETFILE_FORMAT,
+                        JETFILE_CONSTITUENTS_FORMAT);
+    free(format);
+    if (!known) return JC_ERR_DATA;
+  }
+  H5Eclear2(H5E_DEFAULT);
   int nd = 0;
   hsize_t dims[4] = {0};
   JC_TRY(h5io_dataset_info(r->file, r->path, "/constituents", &nd, dims, NULL, NULL, err));
@@ -379,9 +426,10 @@ static jc_code open_checked(jetfile_reader *r, jc_err *err) {
 jc_code jetfile_open(jetfile_reader *r, const char *path, MPI_Comm comm, jc_err *err) {
   memset(r, 0, sizeof *r);
   r->file = H5I_INVALID_HID;
-  if (strlen(path) >= sizeof r->path) return jc_fail(err, JC_ERR_USAGE, "input path is too long");
+  if (strlen(path) >= sizeof r->path) /* agreed in the agreement h5io_open_read starts with */
+    return dist_agree(comm, jc_fail(err, JC_ERR_USAGE, "%.200s...: input path is too long", path), err);
   strcpy(r->path, path);
-  r->file = h5io_open_read(path, comm, err);
+  r->file = h5io_open_read(path, comm, err); /* agrees on exists, regular file, HDF5 first */
   jc_code rc = r->file >= 0 ? JC_OK : err->code;
   if (rc == JC_OK) rc = open_checked(r, err);
   rc = dist_agree(comm, rc, err);
